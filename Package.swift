@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "plan",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "plan", targets: ["plan"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+    ],
+    targets: [
+        // The executable: only calls the root command.
+        .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
+        // ArgumentParser commands, the run context and output rendering (table, JSON, CSV).
+        .target(
+            name: "PlanCLI",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PlanModel", "MemoryEstimation", "Placement", "Inventory",
+            ]),
+        // Value types and units (Bytes, GPU types, model architectures, workloads); no dependencies.
+        .target(name: "PlanModel"),
+        // Pure functions: architecture + workload + parallel split -> bytes per GPU, and recommendations.
+        .target(name: "MemoryEstimation", dependencies: ["PlanModel"]),
+        // Pure bin-packing and purchase search over plain numbers; does not import the estimator.
+        .target(name: "Placement"),
+        // The only module that imports GRDB: store, records, migrations, seeds.
+        .target(
+            name: "Inventory",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), "PlanModel"]),
+        // Helpers shared by the test targets: temp folders, running the built binary, database dumps.
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/TestSupport"),
+        .testTarget(name: "PlanModelTests", dependencies: ["PlanModel"]),
+        .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "Inventory"]),
+        // .testTarget(name: "PlacementTests", dependencies: ["Placement"]),
+        .testTarget(
+            name: "InventoryTests",
+            dependencies: ["Inventory", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "Inventory", "PlanModel", "TestSupport"]),
+        // Runs the built `plan` binary as a user would.
+        .testTarget(name: "EndToEndTests", dependencies: ["plan", "TestSupport"]),
+    ]
+)

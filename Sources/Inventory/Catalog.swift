@@ -1,0 +1,276 @@
+import Foundation
+import GRDB
+import PlanModel
+
+extension PlanStore {
+    /// Loads the seed files into the catalog tables when they changed since the last load.
+    ///
+    /// Seed rows are upserted by id: catalog facts are refreshed, while what a user set
+    /// (`user_price_usd`, discounts, user-added rows with their own ids) is never overwritten.
+    func seedIfNeeded(force: Bool = false) throws {
+        let (hash, _) = try SeedFiles.hash(in: resources.seedsDirectory)
+        let stored = try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'seed_hash'") }
+        if stored == hash && !force { return }
+        let seeds = try SeedFiles.load(from: resources.seedsDirectory)
+        try write { db in
+            try Self.applySeeds(seeds, db)
+            try db.execute(
+                sql: "INSERT INTO meta (key, value) VALUES ('seed_hash', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                arguments: [seeds.hash])
+        }
+    }
+
+    /// Re-loads the catalog seeds even if unchanged (`plan init --reseed`).
+    public func reseed() throws { try seedIfNeeded(force: true) }
+
+    static func applySeeds(_ seeds: SeedFiles, _ db: Database) throws {
+        for g in seeds.gpus {
+            try db.execute(
+                sql: """
+                    INSERT INTO gpu_types (id, name, vendor, memory_bytes, memory_source, bf16, fp8,
+                        bandwidth_bytes_per_s, interconnect, interconnect_bytes_per_s, price_usd, price_source, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')
+                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, vendor = excluded.vendor,
+                        memory_bytes = excluded.memory_bytes, memory_source = excluded.memory_source,
+                        bf16 = excluded.bf16, fp8 = excluded.fp8,
+                        bandwidth_bytes_per_s = excluded.bandwidth_bytes_per_s, interconnect = excluded.interconnect,
+                        interconnect_bytes_per_s = excluded.interconnect_bytes_per_s,
+                        price_usd = excluded.price_usd, price_source = excluded.price_source
+                    WHERE gpu_types.origin = 'seed'
+                    """,
+                arguments: [
+                    g.id, g.name, g.vendor, g.memory_bytes, g.memory_source, g.bf16, g.fp8, g.bandwidth_bytes_per_s,
+                    g.interconnect, g.interconnect_bytes_per_s, g.price_usd, g.price_source,
+                ])
+            for a in g.aliases {
+                try db.execute(
+                    sql: "INSERT INTO gpu_aliases (alias, gpu_id) VALUES (?, ?) ON CONFLICT(alias) DO NOTHING",
+                    arguments: [a, g.id])
+            }
+        }
+        for s in seeds.skus {
+            try db.execute(
+                sql: """
+                    INSERT INTO server_skus (id, name, gpu_id, gpus_per_server, host_memory_bytes, cpu_cores,
+                        price_usd, price_source, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'seed')
+                    ON CONFLICT(id) DO UPDATE SET name = excluded.name, gpu_id = excluded.gpu_id,
+                        gpus_per_server = excluded.gpus_per_server, host_memory_bytes = excluded.host_memory_bytes,
+                        cpu_cores = excluded.cpu_cores, price_usd = excluded.price_usd,
+                        price_source = excluded.price_source
+                    WHERE server_skus.origin = 'seed'
+                    """,
+                arguments: [
+                    s.id, s.name, s.gpu, s.gpus_per_server, s.host_memory_bytes, s.cpu_cores, s.price_usd,
+                    s.price_source,
+                ])
+        }
+        for m in seeds.models {
+            try db.execute(
+                sql: """
+                    INSERT INTO models (id, config_json, source, origin) VALUES (?, ?, ?, 'seed')
+                    ON CONFLICT(id) DO UPDATE SET config_json = excluded.config_json, source = excluded.source
+                    WHERE models.origin = 'seed'
+                    """,
+                arguments: [m.id, m.config.encodedString(), m.source])
+            for a in m.aliases {
+                try db.execute(
+                    sql: "INSERT INTO model_aliases (alias, model_id) VALUES (?, ?) ON CONFLICT(alias) DO NOTHING",
+                    arguments: [a, m.id])
+            }
+        }
+    }
+
+    // MARK: GPU types
+
+    /// All GPU types, sorted by id.
+    public func gpuTypes() throws -> [GPUType] {
+        try read { db in try Self.fetchGPUTypes(db) }
+    }
+
+    static func fetchGPUTypes(_ db: Database) throws -> [GPUType] {
+        var aliases: [String: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT alias, gpu_id FROM gpu_aliases ORDER BY alias") {
+            aliases[row["gpu_id"], default: []].append(row["alias"])
+        }
+        return try Row.fetchAll(db, sql: "SELECT * FROM gpu_types ORDER BY id").map { row in
+            GPUType(
+                id: row["id"], name: row["name"], vendor: row["vendor"], aliases: aliases[row["id"]] ?? [],
+                memoryBytes: row["memory_bytes"], memorySource: row["memory_source"], bf16: row["bf16"],
+                fp8: row["fp8"], bandwidthBytesPerSecond: row["bandwidth_bytes_per_s"],
+                interconnect: row["interconnect"], interconnectBytesPerSecond: row["interconnect_bytes_per_s"],
+                priceUSD: (row["user_price_usd"] as Int?) ?? row["price_usd"], priceSource: row["price_source"])
+        }
+    }
+
+    /// The GPU type named by id or alias (case-insensitive), or nil.
+    public func gpuType(named name: String) throws -> GPUType? {
+        try read { db in try Self.resolveGPUTypeID(name, db) }.flatMap { id in
+            try gpuTypes().first { $0.id == id }
+        }
+    }
+
+    static func resolveGPUTypeID(_ name: String, _ db: Database) throws -> String? {
+        if let id = try String.fetchOne(db, sql: "SELECT id FROM gpu_types WHERE id = ? COLLATE NOCASE", arguments: [name]) {
+            return id
+        }
+        return try String.fetchOne(db, sql: "SELECT gpu_id FROM gpu_aliases WHERE alias = ?", arguments: [name])
+    }
+
+    /// A sentence listing the valid GPU ids, for error messages.
+    public func validGPUIDs() throws -> String {
+        try gpuTypes().map(\.id).joined(separator: ", ")
+    }
+
+    // MARK: Server SKUs
+
+    /// All server SKUs, sorted by id.
+    public func skus() throws -> [ServerSKU] {
+        try read { db in try Self.fetchSKUs(db) }
+    }
+
+    static func fetchSKUs(_ db: Database) throws -> [ServerSKU] {
+        try Row.fetchAll(db, sql: "SELECT * FROM server_skus ORDER BY id").map { row in
+            ServerSKU(
+                id: row["id"], name: row["name"], gpu: row["gpu_id"], gpusPerServer: row["gpus_per_server"],
+                hostMemoryBytes: row["host_memory_bytes"], cpuCores: row["cpu_cores"], listPriceUSD: row["price_usd"],
+                userPriceUSD: row["user_price_usd"], discountBasisPoints: row["discount_basis_points"],
+                priceSource: row["price_source"], origin: row["origin"])
+        }
+    }
+
+    /// Sets a user's price and/or discount on a SKU; both survive re-seeding. `nil` leaves a value as is;
+    /// `clear` removes both.
+    public func setSKUPrice(id: String, priceUSD: Int?, discountBasisPoints: Int?, clear: Bool) throws -> ServerSKU {
+        try write { db in
+            guard let real = try String.fetchOne(db, sql: "SELECT id FROM server_skus WHERE id = ? COLLATE NOCASE", arguments: [id]) else {
+                let valid = try String.fetchAll(db, sql: "SELECT id FROM server_skus ORDER BY id").joined(separator: ", ")
+                throw StoreError("unknown server SKU '\(id)'; valid SKUs: \(valid)")
+            }
+            if clear {
+                try db.execute(sql: "UPDATE server_skus SET user_price_usd = NULL, discount_basis_points = NULL WHERE id = ?", arguments: [real])
+            }
+            if let p = priceUSD {
+                try db.execute(sql: "UPDATE server_skus SET user_price_usd = ? WHERE id = ?", arguments: [p, real])
+            }
+            if let d = discountBasisPoints {
+                try db.execute(sql: "UPDATE server_skus SET discount_basis_points = ? WHERE id = ?", arguments: [d, real])
+            }
+            return try Self.fetchSKUs(db).first { $0.id == real }!
+        }
+    }
+
+    /// Adds a user-defined server SKU.
+    public func addSKU(_ sku: ServerSKU) throws -> ServerSKU {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM server_skus WHERE id = ? COLLATE NOCASE", arguments: [sku.id]) == true {
+                throw StoreError("a server SKU with id '\(sku.id)' already exists; choose another id or use `plan skus set-price`")
+            }
+            guard let gpu = try Self.resolveGPUTypeID(sku.gpu, db) else {
+                throw StoreError("unknown GPU '\(sku.gpu)' for the SKU; valid GPUs: \(try Self.fetchGPUTypes(db).map(\.id).joined(separator: ", "))")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO server_skus (id, name, gpu_id, gpus_per_server, host_memory_bytes, cpu_cores,
+                        price_usd, price_source, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'user')
+                    """,
+                arguments: [sku.id, sku.name, gpu, sku.gpusPerServer, sku.hostMemoryBytes, sku.cpuCores, sku.listPriceUSD, "user-defined"])
+            return try Self.fetchSKUs(db).first { $0.id == sku.id }!
+        }
+    }
+
+    // MARK: Models
+
+    /// All catalog models (seeded and user-added), sorted by id.
+    public func models() throws -> [CatalogModel] {
+        try read { db in
+            var aliases: [String: [String]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT alias, model_id FROM model_aliases ORDER BY alias") {
+                aliases[row["model_id"], default: []].append(row["alias"])
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY id").map { row in
+                let json = (try? JSONValue.parse(Data((row["config_json"] as String).utf8))) ?? .null
+                return CatalogModel(
+                    id: row["id"], aliases: aliases[row["id"]] ?? [], config: json, source: row["source"],
+                    origin: row["origin"])
+            }
+        }
+    }
+
+    /// The model named by id or alias (case-insensitive), or nil.
+    public func model(named name: String) throws -> CatalogModel? {
+        let id = try read { db -> String? in
+            if let id = try String.fetchOne(db, sql: "SELECT id FROM models WHERE id = ? COLLATE NOCASE", arguments: [name]) {
+                return id
+            }
+            return try String.fetchOne(db, sql: "SELECT model_id FROM model_aliases WHERE alias = ?", arguments: [name])
+        }
+        guard let id else { return nil }
+        return try models().first { $0.id == id }
+    }
+
+    /// Stores a user model from a config (`plan models add`).
+    public func addModel(id: String, config: JSONValue, source: String, aliases: [String] = []) throws {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM models WHERE id = ? COLLATE NOCASE", arguments: [id]) == true
+                || (try Bool.fetchOne(db, sql: "SELECT 1 FROM model_aliases WHERE alias = ?", arguments: [id])) == true
+            {
+                throw StoreError("a model named '\(id)' already exists; choose another --id")
+            }
+            try db.execute(
+                sql: "INSERT INTO models (id, config_json, source, origin) VALUES (?, ?, ?, 'user')",
+                arguments: [id, config.encodedString(), source])
+            for a in aliases {
+                try db.execute(sql: "INSERT INTO model_aliases (alias, model_id) VALUES (?, ?)", arguments: [a, id])
+            }
+        }
+    }
+}
+
+/// The three catalogs as plain values: from the database, or straight from the seed files when a
+/// command needs no database (`plan estimate`).
+public struct CatalogSnapshot: Sendable {
+    public var gpus: [GPUType]
+    public var skus: [ServerSKU]
+    public var models: [CatalogModel]
+
+    /// The catalog as shipped, read from `Seeds/` without a database.
+    public static func seeds(_ resources: Resources) throws -> CatalogSnapshot {
+        let s = try SeedFiles.load(from: resources.seedsDirectory)
+        return CatalogSnapshot(
+            gpus: s.gpus.map {
+                GPUType(
+                    id: $0.id, name: $0.name, vendor: $0.vendor, aliases: $0.aliases, memoryBytes: $0.memory_bytes,
+                    memorySource: $0.memory_source, bf16: $0.bf16, fp8: $0.fp8, bandwidthBytesPerSecond: $0.bandwidth_bytes_per_s,
+                    interconnect: $0.interconnect, interconnectBytesPerSecond: $0.interconnect_bytes_per_s,
+                    priceUSD: $0.price_usd, priceSource: $0.price_source)
+            }.sorted { $0.id < $1.id },
+            skus: s.skus.map {
+                ServerSKU(
+                    id: $0.id, name: $0.name, gpu: $0.gpu, gpusPerServer: $0.gpus_per_server,
+                    hostMemoryBytes: $0.host_memory_bytes, cpuCores: $0.cpu_cores, listPriceUSD: $0.price_usd,
+                    priceSource: $0.price_source)
+            }.sorted { $0.id < $1.id },
+            models: s.models.map { CatalogModel(id: $0.id, aliases: $0.aliases, config: $0.config, source: $0.source) }
+                .sorted { $0.id < $1.id })
+    }
+
+    /// The GPU type with this id or alias (case-insensitive).
+    public func gpu(named name: String) -> GPUType? {
+        let n = name.lowercased()
+        return gpus.first { $0.id.lowercased() == n } ?? gpus.first { $0.aliases.contains { $0.lowercased() == n } }
+    }
+
+    /// The model with this id or alias (case-insensitive).
+    public func model(named name: String) -> CatalogModel? {
+        let n = name.lowercased()
+        return models.first { $0.id.lowercased() == n } ?? models.first { $0.aliases.contains { $0.lowercased() == n } }
+    }
+}
+
+extension PlanStore {
+    /// All three catalogs in one consistent read.
+    public func catalog() throws -> CatalogSnapshot {
+        CatalogSnapshot(gpus: try gpuTypes(), skus: try skus(), models: try models())
+    }
+}

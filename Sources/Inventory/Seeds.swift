@@ -1,0 +1,78 @@
+import Foundation
+import PlanModel
+
+/// The catalog files in `Seeds/`: GPU types, server SKUs and models.
+struct SeedFiles {
+    struct GPU: Decodable {
+        var id: String
+        var name: String
+        var vendor: String
+        var aliases: [String]
+        var memory_bytes: Int
+        var memory_source: String
+        var bf16: Bool
+        var fp8: Bool
+        var bandwidth_bytes_per_s: Int
+        var interconnect: String
+        var interconnect_bytes_per_s: Int
+        var price_usd: Int
+        var price_source: String
+    }
+
+    struct SKU: Decodable {
+        var id: String
+        var name: String
+        var gpu: String
+        var gpus_per_server: Int
+        var host_memory_bytes: Int
+        var cpu_cores: Int
+        var price_usd: Int
+        var price_source: String
+    }
+
+    struct Model: Decodable {
+        var id: String
+        var aliases: [String]
+        var source: String
+        var config: JSONValue
+    }
+
+    var gpus: [GPU]
+    var skus: [SKU]
+    var models: [Model]
+    /// FNV-1a of the three files: re-seeding happens only when it changes.
+    var hash: String
+
+    static let fileNames = ["gpus.json", "skus.json", "models.json"]
+
+    /// Reads the raw bytes and their hash; cheap enough for every start-up.
+    static func hash(in dir: URL) throws -> (String, [Data]) {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var datas: [Data] = []
+        for name in fileNames {
+            let url = dir.appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw StoreError("cannot read the catalog seed '\(url.path)'; reinstall plan or set PLAN_RESOURCES")
+            }
+            for b in data {
+                h ^= UInt64(b)
+                h = h &* 0x100_0000_01b3
+            }
+            datas.append(data)
+        }
+        return (String(h, radix: 16), datas)
+    }
+
+    static func load(from dir: URL) throws -> SeedFiles {
+        let (hash, datas) = try hash(in: dir)
+        let dec = JSONDecoder()
+        do {
+            return SeedFiles(
+                gpus: try dec.decode([GPU].self, from: datas[0]),
+                skus: try dec.decode([SKU].self, from: datas[1]),
+                models: try dec.decode([Model].self, from: datas[2]), hash: hash)
+        } catch {
+            throw StoreError("the catalog seeds in '\(dir.path)' are malformed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import PlanModel
+
+/// A server to add: a name and a GPU type, with defaults for the rest.
+public struct NewServer: Sendable, Equatable {
+    public var name: String
+    /// GPU type id or alias.
+    public var gpu: String
+    public var gpus: Int
+    /// nil: the matching SKU's host memory, else 2 x the server's total GPU memory.
+    public var hostMemoryBytes: Int?
+    public var site: String
+    public var rack: String
+
+    public init(name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "") {
+        self.name = name
+        self.gpu = gpu
+        self.gpus = gpus
+        self.hostMemoryBytes = hostMemoryBytes
+        self.site = site
+        self.rack = rack
+    }
+}
+
+/// A problem with one row of a batch (an import file line, or the k-th server of `--count`).
+public struct RowError: Error, Equatable {
+    /// Zero-based position in the batch.
+    public var index: Int
+    public var message: String
+}
+
+/// One GPU of a server and what holds it.
+public struct GPUSlot: Sendable, Equatable {
+    public var id: Int
+    public var index: Int
+    public var memoryBytes: Int
+    /// The job holding this GPU, if any.
+    public var job: String?
+    public var replica: Int?
+}
+
+/// A server with its GPUs, as `plan servers` shows it.
+public struct ServerInfo: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    public var gpuType: String
+    public var gpuCount: Int
+    public var gpuMemoryBytes: Int
+    public var hostMemoryBytes: Int
+    public var site: String
+    public var rack: String
+    public var gpus: [GPUSlot]
+
+    public var freeGPUs: Int { gpus.count(where: { $0.job == nil }) }
+}
+
+extension PlanStore {
+    /// Adds servers and one row per GPU, all or none. Throws `RowError` naming the first bad one.
+    @discardableResult
+    public func addServers(_ specs: [NewServer]) throws -> Int {
+        try write { db in
+            var types: [String: (id: String, memory: Int)] = [:]
+            for g in try Row.fetchAll(db, sql: "SELECT id, memory_bytes FROM gpu_types") {
+                types[(g["id"] as String).lowercased()] = (g["id"], g["memory_bytes"])
+            }
+            for a in try Row.fetchAll(db, sql: "SELECT alias, gpu_id FROM gpu_aliases") {
+                let id: String = a["gpu_id"]
+                if types[(a["alias"] as String).lowercased()] == nil { types[(a["alias"] as String).lowercased()] = types[id.lowercased()] }
+            }
+            var skuHost: [String: Int] = [:]
+            for s in try Row.fetchAll(db, sql: "SELECT gpu_id, gpus_per_server, host_memory_bytes FROM server_skus WHERE origin = 'seed' ORDER BY id") {
+                let key = "\(s["gpu_id"] as String)/\(s["gpus_per_server"] as Int)"
+                if skuHost[key] == nil { skuHost[key] = s["host_memory_bytes"] }
+            }
+            var names = Set(try String.fetchAll(db, sql: "SELECT name FROM servers"))
+            let validIDs = try String.fetchAll(db, sql: "SELECT id FROM gpu_types ORDER BY id").joined(separator: ", ")
+            let insertServer = try db.cachedStatement(
+                sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack) VALUES (?, ?, ?, ?, ?, ?)")
+            let insertGPU = try db.cachedStatement(
+                sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (?, ?, ?, ?)")
+            for (i, s) in specs.enumerated() {
+                guard let type = types[s.gpu.lowercased()] else {
+                    throw RowError(index: i, message: "unknown GPU '\(s.gpu)'; valid GPU ids: \(validIDs)")
+                }
+                try Self.validate(s, index: i)
+                guard !names.contains(s.name) else {
+                    throw RowError(index: i, message: "a server named '\(s.name)' already exists; choose another name or remove it first")
+                }
+                names.insert(s.name)
+                let host = s.hostMemoryBytes ?? skuHost["\(type.id)/\(s.gpus)"] ?? Self.defaultHostMemory(gpuMemory: type.memory, gpus: s.gpus)
+                try insertServer.execute(arguments: [s.name, type.id, s.gpus, host, s.site, s.rack])
+                let serverID = db.lastInsertedRowID
+                for idx in 0..<s.gpus {
+                    try insertGPU.execute(arguments: [serverID, idx, type.id, type.memory])
+                }
+            }
+            return specs.count
+        }
+    }
+
+    /// Host memory assumed when neither the user nor a matching SKU says: twice the GPU memory,
+    /// rounded up to a whole GiB (NVIDIA's DGX systems ship with about 2x GPU memory in host RAM).
+    public static func defaultHostMemory(gpuMemory: Int, gpus: Int) -> Int {
+        let bytes = 2 * gpuMemory * gpus
+        return (bytes + Bytes.gib - 1) / Bytes.gib * Bytes.gib
+    }
+
+    static func validate(_ s: NewServer, index i: Int) throws {
+        guard !s.name.isEmpty else { throw RowError(index: i, message: "the server name is empty; give a name such as 'gpu-node-1'") }
+        guard s.name.utf8.count <= 256 else {
+            throw RowError(index: i, message: "the server name '\(s.name.prefix(40))...' is longer than 256 bytes")
+        }
+        guard s.gpus >= 1, s.gpus <= 1024 else {
+            throw RowError(index: i, message: "invalid GPU count \(s.gpus) for server '\(s.name)'; expected 1 ... 1024")
+        }
+        if let h = s.hostMemoryBytes, h <= 0 {
+            throw RowError(index: i, message: "invalid host memory \(h) for server '\(s.name)'; expected a positive size")
+        }
+    }
+
+    /// All servers with their GPUs and what holds each, in natural name order.
+    public func servers() throws -> [ServerInfo] {
+        try read { db in try Self.fetchServers(db) }
+    }
+
+    static func fetchServers(_ db: Database) throws -> [ServerInfo] {
+        var holders: [Int: (String, Int)] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT pg.gpu_id, j.name, p.replica FROM placement_gpus pg
+                JOIN placements p ON p.id = pg.placement_id JOIN jobs j ON j.id = p.job_id
+                """)
+        {
+            holders[row[0]] = (row[1], row[2])
+        }
+        var byServer: [Int: [GPUSlot]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, server_id, idx, memory_bytes FROM gpus ORDER BY server_id, idx") {
+            let id: Int = row[0]
+            let h = holders[id]
+            byServer[row[1], default: []].append(
+                GPUSlot(id: id, index: row[2], memoryBytes: row[3], job: h?.0, replica: h?.1))
+        }
+        var result = try Row.fetchAll(db, sql: "SELECT * FROM servers").map { row -> ServerInfo in
+            let id: Int = row["id"]
+            let gpus = byServer[id] ?? []
+            return ServerInfo(
+                id: id, name: row["name"], gpuType: row["gpu_type_id"], gpuCount: row["gpu_count"],
+                gpuMemoryBytes: gpus.map(\.memoryBytes).min() ?? 0, hostMemoryBytes: row["host_memory_bytes"],
+                site: row["site"], rack: row["rack"], gpus: gpus)
+        }
+        result.sort { naturalLess($0.name, $1.name) }
+        return result
+    }
+
+    /// What removing a server did.
+    public struct Removal: Sendable, Equatable {
+        public var server: String
+        /// Jobs that were unplaced (they are pending again).
+        public var unplacedJobs: [String]
+    }
+
+    /// Removes a server and its GPUs. Refuses while jobs are placed on it unless `force`, which
+    /// unplaces those jobs first (they become pending; nothing else is lost).
+    public func removeServer(named name: String, force: Bool) throws -> Removal {
+        try write { db in
+            guard let id = try Int.fetchOne(db, sql: "SELECT id FROM servers WHERE name = ?", arguments: [name]) else {
+                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM servers") ?? 0
+                throw StoreError("unknown server '\(name)'; `plan servers` lists the \(count) known servers")
+            }
+            let jobs = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT j.name FROM jobs j JOIN placements p ON p.job_id = j.id
+                    JOIN placement_gpus pg ON pg.placement_id = p.id JOIN gpus g ON g.id = pg.gpu_id
+                    WHERE g.server_id = ? ORDER BY j.name
+                    """, arguments: [id])
+            if !jobs.isEmpty && !force {
+                throw StoreError(
+                    "server '\(name)' runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
+                        + "unplace them first or pass --force to unplace them")
+            }
+            if !jobs.isEmpty {
+                try db.execute(
+                    sql: """
+                        DELETE FROM placements WHERE job_id IN (
+                            SELECT p.job_id FROM placements p JOIN placement_gpus pg ON pg.placement_id = p.id
+                            JOIN gpus g ON g.id = pg.gpu_id WHERE g.server_id = ?)
+                        """, arguments: [id])
+            }
+            try db.execute(sql: "DELETE FROM servers WHERE id = ?", arguments: [id])
+            return Removal(server: name, unplacedJobs: jobs.sorted(by: naturalLess))
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+
+/// The root command: lists the subcommands and documents exit codes.
+public struct Plan: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "GPU capacity planning for LLM training and inference.",
+        usage: "plan [--db <path>] <subcommand> [<options>]",
+        discussion: """
+            How much GPU memory does a model need to train or serve, how many GPUs of which kind, \
+            do the jobs fit the servers you have, and what is the cheapest hardware to buy when not?
+
+            The database: --db PATH, else $PLAN_DB, else ${XDG_DATA_HOME:-$HOME/.local/share}/plan/plan.sqlite. \
+            It is created with its catalogs (GPUs, server SKUs, models) on first use.
+
+            Exit status: 0 success; 1 runtime error (the database is unchanged); 64 usage error; \
+            3 `plan place --strict` computed a plan but some jobs did not fit.
+            """,
+        subcommands: [
+            Demo.self, Init.self,
+            GPUs.self, SKUs.self, Models.self,
+            AddServer.self, Import.self, Servers.self, RemoveServer.self,
+        ])
+
+    public init() {}
+
+    /// Parses `arguments` and runs the command with `ctx`; returns the exit status. Errors are one
+    /// line on `ctx.err` starting with `error:`.
+    public static func run(_ arguments: [String], context ctx: Context) -> Int32 {
+        var command: ParsableCommand
+        let (globalDB, rest) = extractLeadingGlobals(arguments)
+        if let d = globalDB { ctx.dbOverride = d }
+        do {
+            command = try Plan.parseAsRoot(rest)
+        } catch {
+            let code = Plan.exitCode(for: error)
+            if code == .success {
+                ctx.out.write(Plan.fullMessage(for: error) + "\n")
+                return 0
+            }
+            ctx.err.line("error: " + oneLine(Plan.message(for: error)))
+            return code.rawValue == 0 ? 64 : code.rawValue
+        }
+        do {
+            if let c = command as? any PlanCommand {
+                if let d = c.global.db { ctx.dbOverride = d }
+                try c.run(in: ctx)
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let e as Exit {
+            return e.code
+        } catch {
+            if Plan.exitCode(for: error) == .success {
+                ctx.out.write(Plan.fullMessage(for: error) + "\n")
+                return 0
+            }
+            let (message, code) = describe(error)
+            ctx.err.line("error: " + oneLine(message))
+            return code
+        }
+    }
+
+    /// Runs the process's arguments and exits.
+    public static func runAndExit() -> Never {
+        let ctx = Context.process()
+        let status = run(Array(CommandLine.arguments.dropFirst()), context: ctx)
+        ctx.out.flush()
+        ctx.err.flush()
+        Foundation.exit(status)
+    }
+
+    /// `plan --db PATH <command>`: global options written before the command name.
+    static func extractLeadingGlobals(_ args: [String]) -> (String?, [String]) {
+        var db: String?
+        var i = 0
+        var rest: [String] = []
+        while i < args.count {
+            let a = args[i]
+            if a == "--db", i + 1 < args.count {
+                db = args[i + 1]
+                i += 2
+            } else if a.hasPrefix("--db=") {
+                db = String(a.dropFirst(5))
+                i += 1
+            } else {
+                break
+            }
+        }
+        rest.append(contentsOf: args[i...])
+        return (db, rest)
+    }
+
+    static func oneLine(_ s: String) -> String {
+        var t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        if t.lowercased().hasPrefix("error: ") { t = String(t.dropFirst(7)) }
+        return t.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}
+
+/// Thrown by a command that has already reported and wants a specific exit status.
+struct Exit: Error {
+    var code: Int32
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import PlanModel
+
+/// Parsing helpers whose errors name the flag, the value and what would be valid.
+enum Args {
+    static func size(_ text: String, flag: String) throws -> Int {
+        guard let b = ByteSize.parse(text) else {
+            throw PlanError.usage("invalid size '\(text)' for \(flag); expected \(ByteSize.validForms)")
+        }
+        return b.value
+    }
+
+    static func count(_ value: Int, flag: String, range: ClosedRange<Int>) throws {
+        guard range.contains(value) else {
+            throw ValidationError(
+                "invalid value \(value) for \(flag); expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+    }
+
+    /// Parses an integer cell of an import file.
+    static func int(_ text: String, column: String, label: String, path: String, range: ClosedRange<Int>) throws -> Int {
+        guard let v = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(v) else {
+            throw PlanError(
+                "\(path) \(label): invalid \(column) '\(text)'; expected a whole number from \(range.lowerBound) to \(range.upperBound); nothing was imported")
+        }
+        return v
+    }
+
+    static func bool(_ text: String, column: String, label: String, path: String) throws -> Bool {
+        switch text.lowercased().trimmingCharacters(in: .whitespaces) {
+        case "1", "true", "yes", "y": return true
+        case "0", "false", "no", "n", "": return false
+        default:
+            throw PlanError("\(path) \(label): invalid \(column) '\(text)'; expected true or false; nothing was imported")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Inventory
+import PlanModel
+
+/// Options every command accepts.
+public struct GlobalOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The plan database (SQLite). Default: $PLAN_DB, else ${XDG_DATA_HOME:-$HOME/.local/share}/plan/plan.sqlite.",
+            valueName: "path"))
+    public var db: String?
+
+    public init() {}
+}
+
+/// Options of commands that print data.
+public struct FormatOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: table, json or csv. JSON and CSV sizes are integer bytes.")
+    public var format: OutputFormat = .table
+
+    public init() {}
+}
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// Everything a command needs from the outside world, built once from the global options, so
+/// tests can run commands in-process with captured output.
+public final class Context: @unchecked Sendable {
+    public let out: OutputSink
+    public let err: OutputSink
+    public let environment: [String: String]
+    /// `--db` from the command line, if given.
+    public var dbOverride: String?
+    private var openedStore: PlanStore?
+    private var foundResources: Resources?
+
+    public init(out: OutputSink, err: OutputSink, environment: [String: String]) {
+        self.out = out
+        self.err = err
+        self.environment = environment
+    }
+
+    /// The context of the running process: stdout, stderr and its environment.
+    public static func process() -> Context {
+        Context(
+            out: OutputSink(handle: .standardOutput), err: OutputSink(handle: .standardError),
+            environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Where the database is: `--db`, then `PLAN_DB`, then the XDG data folder.
+    public var databasePath: String {
+        if let d = dbOverride, !d.isEmpty { return d }
+        if let d = environment["PLAN_DB"], !d.isEmpty { return d }
+        return defaultDatabasePath
+    }
+
+    var usesDefaultLocation: Bool {
+        (dbOverride ?? "").isEmpty && (environment["PLAN_DB"] ?? "").isEmpty
+    }
+
+    var defaultDatabasePath: String {
+        let base: String
+        if let x = environment["XDG_DATA_HOME"], !x.isEmpty {
+            base = x
+        } else {
+            base = (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
+        }
+        return base + "/plan/plan.sqlite"
+    }
+
+    public func resources() throws -> Resources {
+        if let r = foundResources { return r }
+        let r = try Resources.locate(environment: environment)
+        foundResources = r
+        return r
+    }
+
+    /// The opened database, created and migrated on first use.
+    public func store() throws -> PlanStore {
+        if let s = openedStore { return s }
+        let path = databasePath
+        if usesDefaultLocation {
+            let dir = (path as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        let s = try PlanStore.open(path: path, resources: try resources())
+        openedStore = s
+        return s
+    }
+
+    /// Whether a database already exists where this command would look.
+    public var databaseExists: Bool { FileManager.default.fileExists(atPath: databasePath) }
+}
+
+/// A command that runs with a `Context`.
+public protocol PlanCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    func run(in ctx: Context) throws
+}
+
+extension PlanCommand {
+    public func run() throws {
+        let ctx = Context.process()
+        ctx.dbOverride = global.db
+        defer {
+            ctx.out.flush()
+            ctx.err.flush()
+        }
+        try run(in: ctx)
+    }
+}

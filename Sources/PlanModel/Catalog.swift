@@ -1,0 +1,104 @@
+/// A kind of GPU from the catalog, with the facts the estimator and the planner need.
+public struct GPUType: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    public var vendor: String
+    public var aliases: [String]
+    /// Memory as the driver reports it (nvidia-smi total), in bytes.
+    public var memoryBytes: Int
+    public var memorySource: String
+    public var bf16: Bool
+    public var fp8: Bool
+    public var bandwidthBytesPerSecond: Int
+    public var interconnect: String
+    public var interconnectBytesPerSecond: Int
+    /// Reference price of one GPU in USD after any user override.
+    public var priceUSD: Int
+    public var priceSource: String
+
+    public init(
+        id: String, name: String, vendor: String = "nvidia", aliases: [String] = [], memoryBytes: Int,
+        memorySource: String = "", bf16: Bool = true, fp8: Bool = false, bandwidthBytesPerSecond: Int = 1,
+        interconnect: String = "pcie4", interconnectBytesPerSecond: Int = 1, priceUSD: Int = 0,
+        priceSource: String = ""
+    ) {
+        self.id = id
+        self.name = name
+        self.vendor = vendor
+        self.aliases = aliases
+        self.memoryBytes = memoryBytes
+        self.memorySource = memorySource
+        self.bf16 = bf16
+        self.fp8 = fp8
+        self.bandwidthBytesPerSecond = bandwidthBytesPerSecond
+        self.interconnect = interconnect
+        self.interconnectBytesPerSecond = interconnectBytesPerSecond
+        self.priceUSD = priceUSD
+        self.priceSource = priceSource
+    }
+
+    /// Whether GPUs of this type talk over NVLink/Infinity Fabric rather than PCIe only.
+    public var hasFastInterconnect: Bool { !interconnect.hasPrefix("pcie") }
+}
+
+/// A purchasable server shape from the SKU catalog.
+public struct ServerSKU: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    public var gpu: String
+    public var gpusPerServer: Int
+    public var hostMemoryBytes: Int
+    public var cpuCores: Int
+    /// Catalog list price in USD.
+    public var listPriceUSD: Int
+    /// The price a user set, if any (survives re-seeding).
+    public var userPriceUSD: Int?
+    /// A discount in basis points (100 = 1%), if any.
+    public var discountBasisPoints: Int?
+    public var priceSource: String
+    /// "seed" for catalog rows, "user" for SKUs a user added.
+    public var origin: String
+
+    public init(
+        id: String, name: String, gpu: String, gpusPerServer: Int, hostMemoryBytes: Int, cpuCores: Int = 0,
+        listPriceUSD: Int, userPriceUSD: Int? = nil, discountBasisPoints: Int? = nil, priceSource: String = "",
+        origin: String = "seed"
+    ) {
+        self.id = id
+        self.name = name
+        self.gpu = gpu
+        self.gpusPerServer = gpusPerServer
+        self.hostMemoryBytes = hostMemoryBytes
+        self.cpuCores = cpuCores
+        self.listPriceUSD = listPriceUSD
+        self.userPriceUSD = userPriceUSD
+        self.discountBasisPoints = discountBasisPoints
+        self.priceSource = priceSource
+        self.origin = origin
+    }
+
+    /// The price used for purchase planning: the user's price or the list price, less the discount,
+    /// rounded to the nearest dollar.
+    public var priceUSD: Int {
+        let base = userPriceUSD ?? listPriceUSD
+        guard let bp = discountBasisPoints, bp > 0 else { return base }
+        return (base * (10_000 - bp) + 5_000) / 10_000
+    }
+}
+
+/// A model in the catalog: its Hugging Face config and the names users know it by.
+public struct CatalogModel: Sendable, Equatable {
+    public var id: String
+    public var aliases: [String]
+    public var config: JSONValue
+    public var source: String
+    public var origin: String
+
+    public init(id: String, aliases: [String], config: JSONValue, source: String, origin: String = "seed") {
+        self.id = id
+        self.aliases = aliases
+        self.config = config
+        self.source = source
+        self.origin = origin
+    }
+}
