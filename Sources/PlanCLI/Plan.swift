@@ -18,7 +18,7 @@ public struct Plan: ParsableCommand {
             3 `plan place --strict` computed a plan but some jobs did not fit.
             """,
         subcommands: [
-            Demo.self, Init.self,
+            Demo.self, Init.self, Estimate.self,
             GPUs.self, SKUs.self, Models.self,
             AddServer.self, Import.self, Servers.self, RemoveServer.self,
         ])

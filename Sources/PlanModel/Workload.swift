@@ -96,6 +96,12 @@ public struct Workload: Sendable, Equatable, Codable {
     public var kvSlidingWindow: Bool
     /// Gradient-accumulation / pipeline micro-batches per step.
     public var microBatches: Int
+    /// A fused or chunked-and-compiled cross-entropy (torchtune `CEWithChunkedOutputLoss` with
+    /// torch.compile, Liger): keeps the 16-bit logits and an fp32 logsumexp instead of an fp32 log-softmax.
+    public var fusedLoss: Bool
+    /// The optimizer steps each parameter as soon as its gradient is ready (torchtune
+    /// `optimizer_in_bwd`), so only one parameter's gradient exists at a time.
+    public var optimizerInBackward: Bool
 
     public static let allLinearTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -104,7 +110,7 @@ public struct Workload: Sendable, Equatable, Codable {
         optimizer: Optimizer = .adamw, precision: Precision = .mixed, batch: Int = 1, seq: Int? = nil,
         attention: AttentionImplementation = .flash, checkpointing: Bool = false, loraRank: Int = 16,
         loraTargets: [String] = Workload.allLinearTargets, gpuMemoryUtilization: Double? = nil,
-        kvSlidingWindow: Bool = true, microBatches: Int = 1
+        kvSlidingWindow: Bool = false, microBatches: Int = 1, fusedLoss: Bool = false, optimizerInBackward: Bool = false
     ) {
         self.mode = mode
         self.method = method
@@ -121,6 +127,8 @@ public struct Workload: Sendable, Equatable, Codable {
         self.gpuMemoryUtilization = gpuMemoryUtilization
         self.kvSlidingWindow = kvSlidingWindow
         self.microBatches = microBatches
+        self.fusedLoss = fusedLoss
+        self.optimizerInBackward = optimizerInBackward
     }
 }
 

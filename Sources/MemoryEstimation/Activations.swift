@@ -1,0 +1,216 @@
+import PlanModel
+
+/// Activation memory of one micro-batch, by where it is kept.
+public struct ActivationBytes: Sendable, Equatable {
+    /// Input ids kept by the embedding (and GPT-2's position ids and embedding dropout mask).
+    public var embedding: Int = 0
+    /// All decoder layers on the GPU together.
+    public var layers: Int = 0
+    /// One decoder layer (the largest), for the recompute working memory of checkpointing.
+    public var largestLayer: Int = 0
+    public var finalNorm: Int = 0
+    /// The output layer's input and what the loss keeps of the logits.
+    public var outputAndLoss: Int = 0
+    /// Tensors shared by all layers (rotary cos/sin).
+    public var shared: Int = 0
+
+    public var total: Int { embedding + layers + finalNorm + outputAndLoss + shared }
+}
+
+/// Bytes PyTorch autograd keeps for the backward pass after a training forward pass with labels,
+/// for Hugging Face `transformers` decoders.
+///
+/// Calibrated term by term against real measurements (torch 2.15, transformers 5.24, CPU,
+/// `saved_tensors_hooks`, each storage counted once, parameters excluded): see
+/// docs/calibration/findings.md and docs/estimator.md. Symbols: T = b·s tokens, h hidden, a and k
+/// the query and KV heads on this GPU, d head_dim, i intermediate, V vocabulary, e bytes per
+/// element of the compute dtype. fp32 upcasts inside norms and the loss are always 4 bytes.
+public enum Activations {
+    public struct Shape: Sendable {
+        public var batch: Int
+        public var seq: Int
+        /// Bytes per element of the compute dtype (bf16/fp16 2, fp32 4).
+        public var elementBytes: Int
+        public var attention: AttentionImplementation
+        public var checkpointing: Bool
+        public var tp: Int
+        /// Whether the forward creates a KV cache (transformers' default `use_cache=True`; off with checkpointing).
+        public var useCache: Bool
+        /// A fused/compiled cross-entropy that keeps 16-bit logits and an fp32 logsumexp.
+        public var fusedLoss: Bool
+
+        public init(
+            batch: Int, seq: Int, elementBytes: Int, attention: AttentionImplementation, checkpointing: Bool, tp: Int = 1,
+            useCache: Bool? = nil
+        ) {
+            self.batch = batch
+            self.seq = seq
+            self.elementBytes = elementBytes
+            self.attention = attention
+            self.checkpointing = checkpointing
+            self.tp = max(tp, 1)
+            self.useCache = useCache ?? !checkpointing
+            self.fusedLoss = false
+        }
+    }
+
+    enum Family { case llama, gemma2, gpt2 }
+
+    static func family(_ a: ModelArchitecture) -> Family {
+        switch a.modelType {
+        case "gpt2": .gpt2
+        case "gemma2", "gemma3_text": .gemma2
+        default: .llama
+        }
+    }
+
+    /// Saved-for-backward bytes for the layers `layerRange` (a pipeline stage), with or without the
+    /// embedding and the output layer.
+    public static func training(
+        _ a: ModelArchitecture, _ x: Shape, layerRange: Range<Int>? = nil, embedding: Bool = true, output: Bool = true
+    ) -> ActivationBytes {
+        let range = layerRange ?? 0..<a.layers
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        let v = (a.vocabSize + x.tp - 1) / x.tp
+        let fam = family(a)
+        var r = ActivationBytes()
+
+        // Loss (ForCausalLMLoss): log_softmax of fp32 logits 4TV; the shifted int64 labels (for b = 1 the
+        // padded (1, s+1) storage); nll_loss's fp32 total_weight.
+        let labels = (b > 1 ? 8 * t : 8 * (s + 1)) + 4
+        let loss = x.fusedLoss ? e * t * v + 4 * t + labels : 4 * t * v + labels
+        let norm: Int
+        switch fam {
+        case .llama:
+            // LlamaRMSNorm: fp32 copy of the input 4Th, rsqrt 4T, normalized input in the model dtype eTh.
+            norm = 4 * t * h + 4 * t + e * t * h
+            if embedding { r.embedding = 8 * t }
+            r.shared = 2 * s * a.headDim * e  // rotary cos and sin, shared by every layer
+        case .gemma2:
+            // Gemma2RMSNorm computes in fp32: input copy 4Th, rsqrt 4T, normalized 4Th, (1 + weight) 4h.
+            norm = 8 * t * h + 4 * t + 4 * h
+            if embedding { r.embedding = 8 * t }
+            r.shared = 2 * s * a.headDim * e
+        case .gpt2:
+            // LayerNorm keeps its input, mean and rstd.
+            norm = e * t * h + 2 * e * t
+            let drop = a.dropout > 0 ? e * t * h : 0
+            if embedding { r.embedding = 8 * t + 8 * s + drop }
+        }
+        if output {
+            r.finalNorm = norm
+            let softcap = (fam == .gemma2 && a.finalLogitSoftcap != nil) ? e * t * v : 0
+            r.outputAndLoss = e * t * h + softcap + loss
+        }
+        var sum = 0
+        var largest = 0
+        for l in range {
+            let full = layer(a, x, index: l, norm: norm)
+            largest = max(largest, full)
+            // Full recomputation keeps only each layer's input hidden state.
+            sum += x.checkpointing ? e * t * h : full
+        }
+        r.layers = sum
+        r.largestLayer = largest
+        if x.checkpointing { r.shared = 0 }
+        return r
+    }
+
+    /// One decoder layer without checkpointing.
+    static func layer(_ a: ModelArchitecture, _ x: Shape, index: Int, norm: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        let d = a.headDim
+        let heads = max(a.heads / x.tp, 1)
+        let kv = max(a.kvHeads / x.tp, 1)
+        let i = (a.intermediateSize + x.tp - 1) / x.tp
+        let scores = b * heads * s * s
+        switch family(a) {
+        case .llama:
+            return 2 * norm + e * t * h + llamaAttention(a, x, index: index, heads: heads, kv: kv) + llamaMLP(a, x, i: i)
+        case .gemma2:
+            var attn = 4 * e * t * heads * d + 4 * scores + (e != 4 ? e * scores : 0)
+            if a.attentionSoftcap != nil { attn += e * scores }  // tanh of the soft-capped scores
+            return 4 * norm + e * t * h + attn + e * t * h + 4 * e * t * i
+        case .gpt2:
+            let p = a.dropout > 0
+            let drop = p ? e * t * h : 0
+            let attn: Int
+            switch x.attention {
+            case .eager:
+                attn = 3 * e * t * h + e * scores + (p ? 2 * e * scores : 0) + e * t * h
+            case .sdpa where p:
+                // PyTorch's fused kernels cannot apply dropout on this path: the math fallback
+                // upcasts to fp32 and keeps q, k, v, the softmax, the mask and the dropped probabilities.
+                attn = 12 * t * h + 12 * scores + e * t * h
+            default:
+                // q, k and v are views of the fused c_attn output (its whole 3h storage is kept); the
+                // cache hands back contiguous k/v copies; the output is shared with c_proj's input.
+                attn = 3 * e * t * h + (x.useCache ? 2 * e * t * h : 0) + e * t * h + 4 * b * heads * s
+            }
+            let ln = norm
+            return 2 * ln + e * t * h + attn + drop + e * t * h + 5 * e * t * i + drop
+        }
+    }
+
+    static func llamaAttention(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let d = a.headDim
+        var bytes: Int
+        if x.attention == .eager {
+            // q, the repeated k and v (repeat_kv copies), o_proj's input copy; the fp32 softmax and its
+            // cast to the model dtype.
+            bytes = 4 * e * t * heads * d + 4 * b * heads * s * s + (e != 4 ? e * b * heads * s * s : 0)
+        } else {
+            let sliding = index < a.slidingLayers.count && a.slidingLayers[index]
+            let masked = x.attention == .sdpa && sliding && s >= (a.slidingWindow ?? Int.max)
+            if !masked {
+                // Fused kernel with GQA support (no repeat): q, k, v, the output (shared with o_proj's
+                // input) and the fp32 logsumexp.
+                bytes = e * t * heads * d + 2 * e * t * kv * d + e * t * heads * d + 4 * b * heads * s
+            } else {
+                // A sliding-window mask is materialized: k and v are repeated to all heads and the
+                // mask becomes a float (b, 1, s, s) tensor that the kernel keeps.
+                bytes = 4 * e * t * heads * d + 4 * b * heads * s + e * b * s * s
+            }
+        }
+        if a.modelType == "phi3" {
+            // Phi-3's partial rotary concatenates q, so o_proj's input is a separate copy.
+            bytes += e * t * heads * d
+            if !x.useCache {
+                // v stays a strided view of the fused qkv output: that whole storage is kept.
+                bytes += e * t * (heads + 2 * kv) * d - e * t * kv * d
+            }
+        }
+        return bytes
+    }
+
+    static func llamaMLP(_ a: ModelArchitecture, _ x: Shape, i: Int) -> Int {
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        guard a.isMoE else {
+            // gate/up input eTh; SiLU input (gate output), SiLU output, up output, product (down's input).
+            return e * t * h + 4 * e * t * i
+        }
+        let experts = a.experts
+        let k = a.expertsPerToken
+        let routed = t * k
+        // Router: input eTh, fp32 softmax 4TE, top-k indices (int64) and values (fp32), their fp32 sum.
+        let router = e * t * h + 4 * t * experts + 8 * t * k + 4 * t * k + 4 * t
+        // Grouped experts: 3 int64 permutation indices, gathered input, gate_up output (2i), SiLU output,
+        // product, fp32 routing weights, down output, int32 offsets.
+        let expertBytes = routed * (24 + 4 + 2 * e * h + 4 * e * i) + 4 * experts
+        return router + expertBytes
+    }
+}
