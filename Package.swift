@@ -26,7 +26,7 @@ let package = Package(
         // Pure functions: architecture + workload + parallel split -> bytes per GPU, and recommendations.
         .target(name: "MemoryEstimation", dependencies: ["PlanModel"]),
         // Pure bin-packing and purchase search over plain numbers; does not import the estimator.
-        .target(name: "Placement"),
+        .target(name: "Placement", dependencies: ["PlanModel"]),
         // The only module that imports GRDB: store, records, migrations, seeds.
         .target(
             name: "Inventory",
@@ -38,7 +38,7 @@ let package = Package(
             path: "Tests/TestSupport"),
         .testTarget(name: "PlanModelTests", dependencies: ["PlanModel"]),
         .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "Inventory"]),
-        // .testTarget(name: "PlacementTests", dependencies: ["Placement"]),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "TestSupport"]),
         .testTarget(
             name: "InventoryTests",
             dependencies: ["Inventory", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

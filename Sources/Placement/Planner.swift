@@ -1,0 +1,104 @@
+import PlanModel
+
+/// Places units onto free capacity, all-or-nothing per unit.
+///
+/// Order: higher priority first, then the caller's order (stable, so the same input always gives
+/// the same plan). Each unit takes its first shape (fewest GPUs) that can be placed: one server by
+/// best fit, else as few servers as possible with every tensor-parallel group inside one server.
+/// Small instances are then solved exactly (`ExactSearch`), which can beat the greedy order, e.g. by
+/// leaving a large block for a later job.
+public enum Planner {
+    public struct Options: Sendable {
+        /// Exhaustive search when there are at most this many units ...
+        public var exactMaxUnits = 14
+        /// ... and at most this many candidate servers ...
+        public var exactMaxServers = 12
+        /// ... within this many search nodes (else the best plan found so far stands).
+        public var exactNodeLimit = 200_000
+
+        public init() {}
+    }
+
+    public static func place(units: [Unit], servers: [ServerState], options: Options = Options()) -> PlacementOutcome {
+        let order = units.indices.sorted { (units[$0].priority, -$0) > (units[$1].priority, -$1) }
+        var pool = Pool(servers)
+        var assignments: [Assignment] = []
+        var failed: [Int] = []
+        for u in order {
+            var placed = false
+            for shape in units[u].shapes {
+                if let allocs = pool.place(shape) {
+                    assignments.append(Assignment(unit: u, shape: shape, allocations: allocs))
+                    placed = true
+                    break
+                }
+            }
+            if !placed { failed.append(u) }
+        }
+        var provedOptimal = failed.isEmpty
+        let types = Set(units.flatMap { $0.shapes.map(\.gpuType) })
+        let relevant = servers.indices.filter { types.contains(servers[$0].gpuType) && !servers[$0].free.isEmpty }
+        if !failed.isEmpty && units.count <= options.exactMaxUnits && relevant.count <= options.exactMaxServers {
+            var search = ExactSearch(
+                units: units, order: order, servers: relevant.map { servers[$0] }, nodeLimit: options.exactNodeLimit,
+                incumbent: assignments.map(\.unit))
+            let (decisions, finished) = search.solve()
+            provedOptimal = finished
+            if let decisions {
+                var exactPool = Pool(servers)
+                assignments = decisions.map { d in
+                    let allocs = d.split.map { (s, k) in
+                        Allocation(
+                            server: relevant[s], gpus: exactPool.take(relevant[s], count: k * d.shape.tp, hostPerGPU: d.shape.hostBytesPerGPU))
+                    }
+                    return Assignment(unit: d.unit, shape: d.shape, allocations: allocs.sorted { $0.server < $1.server })
+                }
+                pool = exactPool
+                let placed = Set(assignments.map(\.unit))
+                failed = order.filter { !placed.contains($0) }
+            }
+        }
+        let unplaced = failed.map { Unplaced(unit: $0, reason: Reasons.why(units[$0], pool: pool)) }
+        return PlacementOutcome(assignments: assignments, unplaced: unplaced, provedOptimal: provedOptimal)
+    }
+}
+
+/// One sentence per unplaced unit, naming what it needs and the best that is free.
+enum Reasons {
+    static func gib(_ b: Int) -> String { Bytes(b).gibString }
+
+    static func why(_ unit: Unit, pool: Pool) -> String {
+        if let r = unit.noShapeReason, unit.shapes.isEmpty { return r }
+        guard let shape = unit.shapes.first else { return "no GPU type in the fleet can hold it" }
+        let servers = pool.servers.enumerated().filter { $0.element.gpuType == shape.gpuType }
+        let freeTotal = servers.reduce(0) { $0 + $1.element.free.count }
+        let best = servers.max { a, b in
+            (a.element.free.count, -a.offset) < (b.element.free.count, -b.offset)
+        }
+        var need: String
+        let perGPU = "\(shape.gpuType) GPUs with >= \(gib(shape.perGPUBytes)) each"
+        if shape.sameServer || shape.groups == 1 {
+            need = "needs \(shape.gpus) \(perGPU) on one server"
+            if shape.tp > 1 { need += " (tp=\(shape.tp))" }
+        } else {
+            need = "needs \(shape.gpus) \(perGPU) in \(shape.groups) group\(shape.groups == 1 ? "" : "s") of \(shape.tp) per server"
+            if shape.pp > 1 { need += " (tp=\(shape.tp), pp=\(shape.pp))" }
+        }
+        if shape.hostBytesPerGPU > 0 { need += " plus \(gib(shape.hostBytesPerGPU * shape.gpus)) of host memory for offload" }
+        let have: String
+        if servers.isEmpty {
+            have = "the fleet has no \(shape.gpuType) servers"
+        } else if let best, best.element.free.count > 0 {
+            have = "the largest free block is \(best.element.free.count) x \(shape.gpuType) on \(best.element.name)"
+                + (shape.groups > 1 && !shape.sameServer ? " (\(freeTotal) free in all)" : "")
+        } else {
+            have = "every \(shape.gpuType) GPU is taken"
+        }
+        var sentence = "\(need); \(have)"
+        let others = unit.shapes.dropFirst().filter { $0.gpuType != shape.gpuType }
+        var seen = Set<String>()
+        let alts = others.filter { seen.insert($0.gpuType).inserted }.prefix(2).map { "\($0.gpus) x \($0.gpuType)" }
+        if !alts.isEmpty { sentence += "; it could also run on " + alts.joined(separator: " or ") }
+        return sentence
+    }
+}

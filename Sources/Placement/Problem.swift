@@ -1,0 +1,102 @@
+/// A server as the planner sees it: a GPU type, which GPUs are free, and host memory left.
+public struct ServerState: Sendable, Equatable {
+    public var name: String
+    public var gpuType: String
+    public var gpuCount: Int
+    /// Indices of the free GPUs, ascending.
+    public var free: [Int]
+    /// Host memory not yet promised to placed work (for CPU offload).
+    public var hostFree: Int
+    /// Memory of each GPU (the smallest, if they differ).
+    public var gpuMemory: Int
+
+    public init(name: String, gpuType: String, gpuCount: Int, free: [Int], hostFree: Int, gpuMemory: Int) {
+        self.name = name
+        self.gpuType = gpuType
+        self.gpuCount = gpuCount
+        self.free = free
+        self.hostFree = hostFree
+        self.gpuMemory = gpuMemory
+    }
+}
+
+/// One way to run a unit: `gpus` GPUs of `gpuType` in groups of `tp` that must share a server.
+public struct UnitShape: Sendable, Equatable {
+    public var gpuType: String
+    /// tp x pp x dp.
+    public var gpus: Int
+    public var tp: Int
+    public var pp: Int
+    public var dp: Int
+    public var strategy: String
+    /// All GPUs on one server (`--same-server`).
+    public var sameServer: Bool
+    /// Bytes each GPU needs (already checked against the type's memory and headroom).
+    public var perGPUBytes: Int
+    /// Host memory each GPU's share needs on its server (CPU offload), bytes.
+    public var hostBytesPerGPU: Int
+
+    public init(
+        gpuType: String, gpus: Int, tp: Int = 1, pp: Int = 1, dp: Int? = nil, strategy: String = "ddp", sameServer: Bool = false,
+        perGPUBytes: Int, hostBytesPerGPU: Int = 0
+    ) {
+        self.gpuType = gpuType
+        self.gpus = gpus
+        self.tp = tp
+        self.pp = pp
+        self.dp = dp ?? max(1, gpus / max(1, tp * pp))
+        self.strategy = strategy
+        self.sameServer = sameServer
+        self.perGPUBytes = perGPUBytes
+        self.hostBytesPerGPU = hostBytesPerGPU
+    }
+
+    /// Tensor-parallel groups, each on one server.
+    public var groups: Int { gpus / tp }
+}
+
+/// What the planner places all-or-nothing: a training job, a pre-sized job, or one inference replica.
+public struct Unit: Sendable, Equatable {
+    public var job: String
+    public var replica: Int
+    public var priority: Int
+    /// The alternatives, in order of preference (the planner prefers fewer GPUs first).
+    public var shapes: [UnitShape]
+    /// Why no shape exists at all (no GPU type in the fleet is large enough), if that is the case.
+    public var noShapeReason: String?
+
+    public init(job: String, replica: Int = 0, priority: Int = 0, shapes: [UnitShape], noShapeReason: String? = nil) {
+        self.job = job
+        self.replica = replica
+        self.priority = priority
+        self.shapes = shapes
+        self.noShapeReason = noShapeReason
+    }
+}
+
+/// GPUs taken on one server.
+public struct Allocation: Sendable, Equatable {
+    public var server: Int
+    public var gpus: [Int]
+}
+
+/// A placed unit.
+public struct Assignment: Sendable, Equatable {
+    public var unit: Int
+    public var shape: UnitShape
+    public var allocations: [Allocation]
+}
+
+/// A unit that could not be placed and one sentence a person can act on.
+public struct Unplaced: Sendable, Equatable {
+    public var unit: Int
+    public var reason: String
+}
+
+/// The planner's answer.
+public struct PlacementOutcome: Sendable, Equatable {
+    public var assignments: [Assignment]
+    public var unplaced: [Unplaced]
+    /// Whether an exhaustive search proved this the most (priority-ordered) units that can be placed.
+    public var provedOptimal: Bool
+}
