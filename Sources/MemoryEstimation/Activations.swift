@@ -38,6 +38,8 @@ public enum Activations {
         public var useCache: Bool
         /// A fused/compiled cross-entropy that keeps 16-bit logits and an fp32 logsumexp.
         public var fusedLoss: Bool
+        /// transformers' per-expert loop (`experts_implementation="eager"`) instead of grouped GEMMs.
+        public var eagerExperts: Bool
 
         public init(
             batch: Int, seq: Int, elementBytes: Int, attention: AttentionImplementation, checkpointing: Bool, tp: Int = 1,
@@ -51,6 +53,7 @@ public enum Activations {
             self.tp = max(tp, 1)
             self.useCache = useCache ?? !checkpointing
             self.fusedLoss = false
+            self.eagerExperts = false
         }
     }
 
@@ -145,7 +148,11 @@ public enum Activations {
             let attn: Int
             switch x.attention {
             case .eager:
-                attn = 3 * e * t * h + e * scores + (p ? 2 * e * scores : 0) + e * t * h
+                // q, k, v operands of the two bmm's (copies made by matmul's reshape); for b = 1 with a
+                // cache, q stays a view of the fused c_attn output (its whole 3h storage) and k/v are the
+                // cache's copies. GPT-2 does not upcast the softmax; with dropout, mask and dropped probs.
+                let qkv = (b == 1 && x.useCache) ? 5 * e * t * h : 3 * e * t * h
+                attn = qkv + e * scores + (p ? 2 * e * scores : 0) + e * t * h
             case .sdpa where p:
                 // PyTorch's fused kernels cannot apply dropout on this path: the math fallback
                 // upcasts to fp32 and keeps q, k, v, the softmax, the mask and the dropped probabilities.
@@ -184,7 +191,7 @@ public enum Activations {
                 bytes = 4 * e * t * heads * d + 4 * b * heads * s + e * b * s * s
             }
         }
-        if a.modelType == "phi3" {
+        if a.modelType == "phi3" && x.attention != .eager {
             // Phi-3's partial rotary concatenates q, so o_proj's input is a separate copy.
             bytes += e * t * heads * d
             if !x.useCache {
@@ -208,9 +215,14 @@ public enum Activations {
         let routed = t * k
         // Router: input eTh, fp32 softmax 4TE, top-k indices (int64) and values (fp32), their fp32 sum.
         let router = e * t * h + 4 * t * experts + 8 * t * k + 4 * t * k + 4 * t
-        // Grouped experts: 3 int64 permutation indices, gathered input, gate_up output (2i), SiLU output,
-        // product, fp32 routing weights, down output, int32 offsets.
-        let expertBytes = routed * (24 + 4 + 2 * e * h + 4 * e * i) + 4 * experts
+        // Grouped experts (transformers' default): 3 int64 permutation indices, gathered input, gate_up
+        // output (2i), SiLU output, product, fp32 routing weights, down output, int32 offsets. The eager
+        // per-expert loop keeps int64 nonzero() indices, the gathered input, gate_up, SiLU, product,
+        // routing weight, down output and index_add source.
+        let expertBytes =
+            x.eagerExperts
+            ? routed * (16 + 4 + 3 * e * h + 4 * e * i)
+            : routed * (24 + 4 + 2 * e * h + 4 * e * i) + 4 * experts
         return router + expertBytes
     }
 }

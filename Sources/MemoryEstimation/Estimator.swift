@@ -148,7 +148,8 @@ public enum Estimator {
             kv = KVCache.bytes(
                 a, batch: w.batch, tokens: w.seq, bytesPerElement: kvBytes, tp: split.tp, pp: split.pp,
                 windowed: w.kvSlidingWindow)
-            activations = Prefill.working(a, batch: w.batch, seq: w.seq, elementBytes: e, tp: split.tp, output: shard.hasOutputLayer)
+            activations = Prefill.working(
+                a, batch: w.batch, seq: w.seq, elementBytes: e, attention: w.attention, tp: split.tp, output: shard.hasOutputLayer)
         } else {
             let stage = split.strategy.zeroStage
             let dp = split.dp
