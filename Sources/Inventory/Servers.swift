@@ -38,6 +38,8 @@ public struct GPUSlot: Sendable, Equatable {
     /// The job holding this GPU, if any.
     public var job: String?
     public var replica: Int?
+    /// Host memory the holding placement takes per GPU (CPU offload).
+    public var hostBytes: Int = 0
 }
 
 /// A server with its GPUs, as `plan servers` shows it.
@@ -125,22 +127,24 @@ extension PlanStore {
     }
 
     static func fetchServers(_ db: Database) throws -> [ServerInfo] {
-        var holders: [Int: (String, Int)] = [:]
-        for row in try Row.fetchAll(
+        var holders: [Int: (String, Int, Int)] = [:]
+        let held = try Row.fetchCursor(
             db,
             sql: """
-                SELECT pg.gpu_id, j.name, p.replica FROM placement_gpus pg
-                JOIN placements p ON p.id = pg.placement_id JOIN jobs j ON j.id = p.job_id
+                SELECT pg.gpu_id, j.name, p.replica,
+                    p.host_bytes / (SELECT count(*) FROM placement_gpus x WHERE x.placement_id = p.id)
+                FROM placement_gpus pg JOIN placements p ON p.id = pg.placement_id JOIN jobs j ON j.id = p.job_id
                 """)
-        {
-            holders[row[0]] = (row[1], row[2])
+        while let row = try held.next() {
+            holders[row[0]] = (row[1], row[2], row[3])
         }
         var byServer: [Int: [GPUSlot]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT id, server_id, idx, memory_bytes FROM gpus ORDER BY server_id, idx") {
+        let gpus = try Row.fetchCursor(db, sql: "SELECT id, server_id, idx, memory_bytes FROM gpus ORDER BY server_id, idx")
+        while let row = try gpus.next() {
             let id: Int = row[0]
             let h = holders[id]
             byServer[row[1], default: []].append(
-                GPUSlot(id: id, index: row[2], memoryBytes: row[3], job: h?.0, replica: h?.1))
+                GPUSlot(id: id, index: row[2], memoryBytes: row[3], job: h?.0, replica: h?.1, hostBytes: h?.2 ?? 0))
         }
         var result = try Row.fetchAll(db, sql: "SELECT * FROM servers").map { row -> ServerInfo in
             let id: Int = row["id"]

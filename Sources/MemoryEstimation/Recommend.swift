@@ -25,12 +25,13 @@ public enum Recommender {
     public static func recommend(
         _ a: ModelArchitecture, _ w: Workload, gpus: [GPUType], options: EstimateOptions,
         strategy fixedStrategy: Strategy? = nil, tp fixedTP: Int? = nil, pp fixedPP: Int? = nil,
-        offload: Offload = .none
+        offload: Offload = .none, maxTP: Int = 8
     ) -> [Recommendation] {
         let strategies: [Strategy] =
             w.mode == .infer ? [.ddp] : (fixedStrategy.map { [$0] } ?? [.ddp, .zero1, .zero2, .zero3])
         let layouts = Self.layouts.filter { l in
-            a.heads % l.0 == 0 && l.1 <= a.layers && (fixedTP == nil || fixedTP == l.0) && (fixedPP == nil || fixedPP == l.1)
+            a.heads % l.0 == 0 && l.1 <= a.layers && l.0 <= max(maxTP, 1) && (fixedTP == nil || fixedTP == l.0)
+                && (fixedPP == nil || fixedPP == l.1)
         }
         var result: [Recommendation] = []
         for gpu in gpus {

@@ -15,7 +15,7 @@ struct ExactSearch {
         var split: [(Int, Int)]  // (server, tp-groups)
     }
 
-    let units: [Unit]
+    let units: [JobUnit]
     let order: [Int]
     let levels: [Int]  // distinct priorities, descending
     var free: [Int]
@@ -35,7 +35,7 @@ struct ExactSearch {
     var path: [Decision] = []
     var current: [Int]
 
-    init(units: [Unit], order: [Int], servers: [ServerState], nodeLimit: Int, incumbent: [Int]) {
+    init(units: [JobUnit], order: [Int], servers: [ServerState], nodeLimit: Int, incumbent: [Int]) {
         self.units = units
         self.order = order
         levels = Array(Set(units.map(\.priority))).sorted(by: >)

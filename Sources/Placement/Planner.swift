@@ -19,7 +19,7 @@ public enum Planner {
         public init() {}
     }
 
-    public static func place(units: [Unit], servers: [ServerState], options: Options = Options()) -> PlacementOutcome {
+    public static func place(units: [JobUnit], servers: [ServerState], options: Options = Options()) -> PlacementOutcome {
         let order = units.indices.sorted { (units[$0].priority, -$0) > (units[$1].priority, -$1) }
         var pool = Pool(servers)
         var assignments: [Assignment] = []
@@ -67,7 +67,7 @@ public enum Planner {
 enum Reasons {
     static func gib(_ b: Int) -> String { Bytes(b).gibString }
 
-    static func why(_ unit: Unit, pool: Pool) -> String {
+    static func why(_ unit: JobUnit, pool: Pool) -> String {
         if let r = unit.noShapeReason, unit.shapes.isEmpty { return r }
         guard let shape = unit.shapes.first else { return "no GPU type in the fleet can hold it" }
         let servers = pool.servers.enumerated().filter { $0.element.gpuType == shape.gpuType }

@@ -56,7 +56,7 @@ public struct UnitShape: Sendable, Equatable {
 }
 
 /// What the planner places all-or-nothing: a training job, a pre-sized job, or one inference replica.
-public struct Unit: Sendable, Equatable {
+public struct JobUnit: Sendable, Equatable {
     public var job: String
     public var replica: Int
     public var priority: Int

@@ -6,7 +6,7 @@ import TestSupport
 /// Random fleets and job sets from a seed.
 struct Instance {
     var servers: [ServerState]
-    var units: [Unit]
+    var units: [JobUnit]
 
     static let types = [("a", 80 << 30), ("b", 24 << 30), ("c", 141 << 30)]
 
@@ -21,7 +21,7 @@ struct Instance {
             let free = (0..<n).filter { _ in Int.random(in: 0..<5, using: &rng) > 0 }
             servers.append(ServerState(name: "s\(i)", gpuType: t, gpuCount: n, free: free, hostFree: Int.random(in: 0...4, using: &rng) << 40, gpuMemory: mem))
         }
-        var units: [Unit] = []
+        var units: [JobUnit] = []
         for j in 0..<Int.random(in: 1...maxJobs, using: &rng) {
             let priority = Int.random(in: 0...2, using: &rng)
             var shapes: [UnitShape] = []
@@ -39,7 +39,7 @@ struct Instance {
             shapes.sort { $0.gpus < $1.gpus }
             let replicas = Int.random(in: 0..<3, using: &rng) == 0 ? Int.random(in: 1...maxReplicas, using: &rng) : 1
             for r in 0..<replicas {
-                units.append(Unit(job: "j\(j)", replica: r, priority: priority, shapes: shapes))
+                units.append(JobUnit(job: "j\(j)", replica: r, priority: priority, shapes: shapes))
             }
         }
         return Instance(servers: servers, units: units)
@@ -95,12 +95,12 @@ struct Instance {
     @Test func aTensorParallelGroupStaysInOneServer() {
         // Two servers with 2 free GPUs each: a tp=4 job cannot be split 2 + 2.
         let servers = (0..<2).map { ServerState(name: "s\($0)", gpuType: "a", gpuCount: 2, free: [0, 1], hostFree: 0, gpuMemory: 80 << 30) }
-        let tp4 = Unit(job: "big", shapes: [UnitShape(gpuType: "a", gpus: 4, tp: 4, perGPUBytes: 1 << 30)])
+        let tp4 = JobUnit(job: "big", shapes: [UnitShape(gpuType: "a", gpus: 4, tp: 4, perGPUBytes: 1 << 30)])
         let out = Planner.place(units: [tp4], servers: servers)
         #expect(out.assignments.isEmpty)
         #expect(out.unplaced.first?.reason.contains("needs 4 a GPUs") == true)
         // With tp=2 it spans the two servers.
-        let tp2 = Unit(job: "big", shapes: [UnitShape(gpuType: "a", gpus: 4, tp: 2, dp: 2, perGPUBytes: 1 << 30)])
+        let tp2 = JobUnit(job: "big", shapes: [UnitShape(gpuType: "a", gpus: 4, tp: 2, dp: 2, perGPUBytes: 1 << 30)])
         #expect(Planner.place(units: [tp2], servers: servers).assignments.first?.allocations.count == 2)
     }
 
@@ -109,7 +109,7 @@ struct Instance {
             ServerState(name: "whole", gpuType: "a", gpuCount: 8, free: Array(0..<8), hostFree: 0, gpuMemory: 80 << 30),
             ServerState(name: "part", gpuType: "a", gpuCount: 8, free: [5, 6, 7], hostFree: 0, gpuMemory: 80 << 30),
         ]
-        let u = Unit(job: "small", shapes: [UnitShape(gpuType: "a", gpus: 2, perGPUBytes: 1 << 30)])
+        let u = JobUnit(job: "small", shapes: [UnitShape(gpuType: "a", gpus: 2, perGPUBytes: 1 << 30)])
         let out = Planner.place(units: [u], servers: servers)
         #expect(out.assignments.first?.allocations == [Allocation(server: 1, gpus: [5, 6])])
     }
@@ -118,14 +118,14 @@ struct Instance {
         let servers = [4, 8, 2, 8, 6].enumerated().map { i, n in
             ServerState(name: "s\(i)", gpuType: "a", gpuCount: 8, free: Array(0..<n), hostFree: 0, gpuMemory: 80 << 30)
         }
-        let u = Unit(job: "wide", shapes: [UnitShape(gpuType: "a", gpus: 16, tp: 2, dp: 8, perGPUBytes: 1 << 30)])
+        let u = JobUnit(job: "wide", shapes: [UnitShape(gpuType: "a", gpus: 16, tp: 2, dp: 8, perGPUBytes: 1 << 30)])
         let out = Planner.place(units: [u], servers: servers)
         #expect(out.assignments.first?.allocations.map(\.server).sorted() == [1, 3])
     }
 
     @Test func unplacedReasonNamesTheNeedAndTheLargestBlock() {
         let servers = [ServerState(name: "gpu-node-3", gpuType: "h100", gpuCount: 8, free: [6, 7], hostFree: 0, gpuMemory: 80 << 30)]
-        let u = Unit(job: "x", shapes: [UnitShape(gpuType: "h100", gpus: 4, tp: 4, perGPUBytes: 70 << 30)])
+        let u = JobUnit(job: "x", shapes: [UnitShape(gpuType: "h100", gpus: 4, tp: 4, perGPUBytes: 70 << 30)])
         let r = Planner.place(units: [u], servers: servers).unplaced.first!.reason
         #expect(r == "needs 4 h100 GPUs with >= 70.00 GiB each on one server (tp=4); the largest free block is 2 x h100 on gpu-node-3")
     }
@@ -135,7 +135,7 @@ struct Instance {
 /// must place as many units as possible, priority level by priority level.
 @Suite struct PlacementOptimalityTests {
     /// Placed units per priority level, highest level first.
-    static func score(_ units: [Unit], placed: [Int], levels: [Int]) -> [Int] {
+    static func score(_ units: [JobUnit], placed: [Int], levels: [Int]) -> [Int] {
         levels.map { l in placed.filter { units[$0].priority == l }.count }
     }
 

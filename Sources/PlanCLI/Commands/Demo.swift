@@ -3,11 +3,14 @@ import Foundation
 import Inventory
 import PlanModel
 
-/// The README's main job: an example cluster, shown.
+/// The README's main job: an example cluster and workloads, placed, with what is left.
 struct Demo: PlanCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the example: create a small cluster (if absent) and show it.",
-        discussion: "Adds servers named demo-* to the database; running it again adds nothing new.")
+        abstract: "Run the example: a small cluster and LLM jobs, placed; leftover capacity.",
+        discussion: """
+            Adds servers named demo-* and example jobs to the database when they are absent, places the pending \
+            jobs, and prints the cluster, the placement and the leftover capacity. Running it again adds nothing new.
+            """)
     @OptionGroup var global: GlobalOptions
 
     static let servers: [NewServer] = [
@@ -18,13 +21,43 @@ struct Demo: PlanCommand {
         NewServer(name: "demo-4090-2", gpu: "rtx-4090-24gb", gpus: 2, site: "demo", rack: "r2"),
     ]
 
+    /// The article's two workloads, and two that this cluster cannot hold (for the purchase gap).
+    static let jobs: [[String: String]] = [
+        ["name": "llama3-8b-ft", "model": "meta-llama/Meta-Llama-3-8B-Instruct", "mode": "train", "method": "full",
+         "batch": "1", "seq": "2048", "checkpointing": "true", "priority": "10"],
+        ["name": "llama3-8b-infer", "model": "meta-llama/Meta-Llama-3-8B-Instruct", "mode": "infer", "seq": "8192",
+         "batch": "4", "replicas": "4", "priority": "5"],
+        ["name": "llama3-70b-ft", "model": "llama-3-70b", "mode": "train", "method": "full", "batch": "1", "seq": "4096",
+         "checkpointing": "true", "priority": "1"],
+        ["name": "qwen2.5-72b-infer", "model": "qwen2.5-72b", "mode": "infer", "seq": "32768", "batch": "8",
+         "replicas": "2", "priority": "1"],
+        ["name": "mixtral-qlora", "model": "mixtral-8x7b-v0.1", "mode": "train", "method": "qlora", "batch": "2",
+         "seq": "4096", "checkpointing": "true", "priority": "3"],
+    ]
+
     func run(in ctx: Context) throws {
         let store = try ctx.store()
         let existing = Set(try store.servers().map(\.name))
         let missing = Self.servers.filter { !existing.contains($0.name) }
         if !missing.isEmpty { try store.addServers(missing) }
+        let known = Set(try store.jobs().map(\.name))
+        let catalog = try store.catalog()
+        let newJobs = try Self.jobs.filter { !known.contains($0["name"]!) }.map {
+            try JobInput(row: $0, where_: "demo job \($0["name"]!)").validated(catalog: catalog)
+        }
+        if !newJobs.isEmpty { try store.addJobs(newJobs) }
+
         ctx.out.line("== Example cluster (database: \(store.path))")
-        let demo = try store.servers().filter { $0.name.hasPrefix("demo-") }
-        ctx.out.render(demo.map(ServerItem.init), .table)
+        ctx.out.render(try store.servers().filter { $0.name.hasPrefix("demo-") }.map(ServerItem.init), .table)
+        ctx.out.line()
+        ctx.out.line("== Jobs")
+        ctx.out.render(try store.jobs().filter { j in Self.jobs.contains { $0["name"] == j.name } }.map(JobItem.init), .table)
+        ctx.out.line()
+        ctx.out.line("== plan place")
+        let run = try store.plan(dryRun: false) { snap in try PlaceRun.compute(snap, only: [], repack: false) }
+        ctx.out.write(run.render(.table, dryRun: false))
+        ctx.out.line()
+        ctx.out.line("== Leftover capacity (plan capacity)")
+        try Capacity.render(try store.servers(), format: .table, to: ctx.out, perServer: false)
     }
 }

@@ -149,7 +149,7 @@ struct AddServer: PlanCommand {
 struct Import: PlanCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import many servers or jobs from CSV or JSON, all rows or none.",
-        subcommands: [ImportServers.self])
+        subcommands: [ImportServers.self, ImportJobs.self])
     @OptionGroup var global: GlobalOptions
     func run(in ctx: Context) throws {}
 }

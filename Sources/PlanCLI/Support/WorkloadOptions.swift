@@ -15,7 +15,10 @@ extension Offload: ExpressibleByArgument {}
 
 /// The estimator's workload flags, shared by `plan estimate` and `plan job add`.
 struct WorkloadOptions: ParsableArguments {
-    @Option(help: "infer or train.") var mode: Mode = .infer
+    var mode: Mode { modeOption ?? .infer }
+    /// Whether --mode was given (jobs must say it).
+    var modeWasSet: Bool { modeOption != nil }
+    @Option(name: .customLong("mode"), help: "infer or train (default infer).") var modeOption: Mode?
     @Option(help: "Training method: full, lora or qlora (4-bit NF4 base with LoRA adapters).") var method: TrainingMethod = .full
     @Option(help: "Weight dtype: fp32, bf16, fp16, fp8, int8, int4 or nf4.") var dtype: WeightDType = .bf16
     @Option(name: .customLong("kv-dtype"), help: "KV cache dtype for inference: fp32, bf16, fp16 or fp8 (default: the compute dtype).")

@@ -1,0 +1,251 @@
+import ArgumentParser
+import Foundation
+import Inventory
+import MemoryEstimation
+import PlanModel
+
+struct JobCommand: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job", abstract: "Add or remove a planned workload.", subcommands: [JobAdd.self, JobRemove.self])
+    @OptionGroup var global: GlobalOptions
+    func run(in ctx: Context) throws {}
+}
+
+struct JobAdd: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Add a job: an LLM workload sized by the estimator, or N GPUs of a given memory.",
+        discussion: """
+            Examples:
+              plan job add llama3-8b-ft --model llama-3-8b --mode train --batch 1 --seq 2048 --priority 10
+              plan job add llama3-8b-infer --model meta-llama/Meta-Llama-3-8B-Instruct --mode infer --replicas 3
+              plan job add batch-eval --gpus 4 --gpu-memory 40GB --same-server
+
+            The planner picks the GPU type and split (fewest GPUs that fit with the headroom) unless you fix
+            --strategy/--tp/--pp or restrict --gpu-types. Headroom defaults to 10% of GPU memory for model jobs
+            and 0 for pre-sized jobs (their --gpu-memory is what they need).
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Job name.") var name: String
+    @Option(help: "Catalog id, alias, or a config.json path or folder (sized by the estimator).") var model: String?
+    @OptionGroup var workloadOptions: WorkloadOptions
+    @Option(help: "ddp, zero1, zero2, zero3 or fsdp (default: the planner chooses).") var strategy: Strategy?
+    @Option(parsing: .unconditional, help: "Fixed tensor-parallel degree.") var tp: Int?
+    @Option(parsing: .unconditional, help: "Fixed pipeline-parallel stages.") var pp: Int?
+    @Option(help: "CPU offload for training: optimizer or params.") var offload: Offload = .none
+    @Option(parsing: .unconditional, help: "Independent serving copies (inference).") var replicas: Int = 1
+    @Option(parsing: .unconditional, help: "Higher places first (default 0).") var priority: Int = 0
+    @Option(parsing: .unconditional, help: "Pre-sized job: this many whole GPUs (gang-scheduled).") var gpus: Int?
+    @Option(name: .customLong("gpu-memory"), help: "Pre-sized job: memory each GPU must have, e.g. 40GB or 70GiB.") var gpuMemory: String?
+    @Flag(name: .customLong("same-server"), help: "Pre-sized job: all GPUs on one server.") var sameServer = false
+    @Option(name: .customLong("gpu-types"), help: "Allowed GPU types, comma-separated (default: any).") var gpuTypes: String?
+    @Option(help: "Fraction of each GPU's memory to keep free (default 0.1 for model jobs, 0 for pre-sized).") var headroom: Double?
+    @OptionGroup var output: FormatOptions
+
+    func validate() throws {
+        try Args.count(replicas, flag: "--replicas", range: 1...100_000)
+        if let g = gpus { try Args.count(g, flag: "--gpus", range: 1...1024) }
+        if let t = tp { try Args.count(t, flag: "--tp", range: 1...1024) }
+        if let p = pp { try Args.count(p, flag: "--pp", range: 1...1024) }
+        if let h = headroom, !(h >= 0 && h < 1) { throw ValidationError("invalid --headroom \(h); expected a fraction from 0 to 0.99") }
+    }
+
+    func input() throws -> JobInput {
+        var j = JobInput(name: name)
+        j.model = model
+        if model != nil {
+            j.workload = try workloadOptions.workload()
+            j.modeGiven = workloadOptions.modeWasSet
+        }
+        j.offload = offload
+        j.fp32Grads = workloadOptions.fp32Grads
+        j.quantGroupSize = workloadOptions.quantGroupSize
+        j.replicas = replicas
+        j.priority = priority
+        j.gpus = gpus
+        j.gpuMemory = try gpuMemory.map { try Args.size($0, flag: "--gpu-memory") }
+        j.sameServer = sameServer
+        j.gpuTypes = gpuTypes.map(JobInput.list) ?? []
+        j.headroom = headroom
+        j.strategy = strategy
+        j.tp = tp
+        j.pp = pp
+        return j
+    }
+
+    func run(in ctx: Context) throws {
+        let store = try ctx.store()
+        let job = try input().validated(catalog: try store.catalog())
+        do {
+            try store.addJobs([job])
+        } catch let e as RowError {
+            throw PlanError(e.message + "; nothing was added")
+        }
+        let rec = try store.jobs().filter { $0.name == name }
+        if output.format == .table {
+            ctx.out.line("added job \(name) (pending; run `plan place` to place it)")
+        } else {
+            ctx.out.render(rec.map(JobItem.init), output.format)
+        }
+    }
+}
+
+struct JobRemove: PlanCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a job; its GPUs become free.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Job name.") var name: String
+
+    func run(in ctx: Context) throws {
+        try ctx.store().removeJob(named: name)
+        ctx.out.line("removed job \(name)")
+    }
+}
+
+/// The JSON/CSV/table shape of a job (`plan jobs`).
+struct JobItem: Listing {
+    struct Allocation: Encodable {
+        var server: String
+        var gpus: [Int]
+    }
+    struct Placement: Encodable {
+        var replica: Int
+        var gpuType: String
+        var strategy: String
+        var tp, pp, dp: Int
+        var perGpuBytes: Int
+        var hostBytes: Int
+        var allocations: [Allocation]
+    }
+    var name: String
+    var state: String
+    var priority: Int
+    var kind: String
+    var model: String?
+    var mode: String?
+    var replicas: Int
+    var replicasPlaced: Int
+    var gpus: Int?
+    var gpuMemoryBytes: Int?
+    var sameServer: Bool
+    var gpuTypes: [String]
+    var headroom: Double?
+    var strategy: String?
+    var tp: Int?
+    var pp: Int?
+    var spec: JobSpec?
+    var placements: [Placement]
+
+    init(_ r: JobRecord) {
+        let j = r.job
+        name = j.name
+        state = r.isPlaced ? "placed" : "pending"
+        priority = j.priority
+        kind = j.kind.rawValue
+        model = j.modelID ?? (j.modelConfig != nil ? "config.json" : nil)
+        mode = j.mode?.rawValue
+        replicas = j.replicas
+        replicasPlaced = r.placements.count
+        gpus = j.gpus
+        gpuMemoryBytes = j.gpuMemoryBytes
+        sameServer = j.sameServer
+        gpuTypes = j.gpuTypes
+        headroom = j.headroom
+        strategy = j.strategy?.rawValue
+        tp = j.tp
+        pp = j.pp
+        spec = j.kind == .llm ? JobSpec.decode(j.spec) : nil
+        placements = r.placements.map {
+            Placement(
+                replica: $0.replica, gpuType: $0.gpuType, strategy: $0.strategy, tp: $0.tp, pp: $0.pp, dp: $0.dp,
+                perGpuBytes: $0.perGPUBytes, hostBytes: $0.hostBytes, allocations: $0.allocations.map { Allocation(server: $0.server, gpus: $0.gpus) })
+        }
+    }
+
+    var sizing: String {
+        if kind == "sized" { return "\(gpus ?? 0) x >= \(Human.gib(gpuMemoryBytes ?? 0))\(sameServer ? " same server" : "")" }
+        guard let w = spec?.workload else { return model ?? "" }
+        var s = "\(model ?? "?") \(w.mode.rawValue)"
+        if w.mode == .train { s += " \(w.method.rawValue)" }
+        s += " b\(w.batch)x\(w.seq)"
+        if replicas > 1 { s += " x\(replicas)" }
+        return s
+    }
+
+    var where_: String {
+        placements.map { p in
+            "\(p.gpuType): " + p.allocations.map { "\($0.server)[\($0.gpus.map(String.init).joined(separator: ","))]" }.joined(separator: " ")
+        }.joined(separator: "; ")
+    }
+
+    static let csvHeader = ["name", "state", "priority", "kind", "model", "mode", "replicas", "replicas_placed", "gpus", "gpu_memory_bytes"]
+    var csvRow: [String] {
+        [name, state, String(priority), kind, model ?? "", mode ?? "", String(replicas), String(replicasPlaced),
+         gpus.map(String.init) ?? "", gpuMemoryBytes.map(String.init) ?? ""]
+    }
+    static let tableHeader = ["NAME", "STATE", "PRIORITY", "SIZING", "PLACED", "WHERE"]
+    static let rightAligned: Set<Int> = [2]
+    var tableRow: [String] { [name, state, String(priority), sizing, "\(replicasPlaced)/\(replicas)", where_] }
+}
+
+struct Jobs: PlanCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs, whether they are placed, and where.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: FormatOptions
+
+    func run(in ctx: Context) throws {
+        ctx.out.render(try ctx.store().jobs().map(JobItem.init), output.format)
+    }
+}
+
+struct ImportJobs: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "Import jobs from CSV or a JSON array, all or none.",
+        discussion: """
+            Columns / keys are the long flag names of `plan job add` with underscores: \
+            \(JobInput.columns.joined(separator: ",")). One bad row rejects the whole file and names its line.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The CSV or JSON file.") var file: String
+    @OptionGroup var output: FormatOptions
+
+    func run(in ctx: Context) throws {
+        let table = try InputTable.read(path: file, columns: JobInput.columns, required: ["name"])
+        let store = try ctx.store()
+        let catalog = try store.catalog()
+        var jobs: [NewJob] = []
+        jobs.reserveCapacity(table.rows.count)
+        var validatedBySpec: [String: NewJob] = [:]
+        for row in table.rows {
+            let label = "\(file) \(row.label)"
+            let input = try JobInput(row: row.values, where_: label)
+            // Rows that differ only by name validate once.
+            var key = row.values
+            key["name"] = ""
+            let k = key.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\u{1}")
+            var job: NewJob
+            if let hit = validatedBySpec[k] {
+                job = hit
+                job.name = input.name
+            } else {
+                do {
+                    job = try input.validated(catalog: catalog)
+                } catch let e as PlanError {
+                    throw PlanError("\(label): \(e.message); nothing was imported", exitCode: e.exitCode)
+                } catch {
+                    throw PlanError("\(label): \(describe(error).0); nothing was imported")
+                }
+                validatedBySpec[k] = job
+            }
+            jobs.append(job)
+        }
+        do {
+            try store.addJobs(jobs)
+        } catch let e as RowError {
+            throw PlanError("\(file) \(table.rows[e.index].label): \(e.message); nothing was imported")
+        }
+        if output.format == .json {
+            ctx.out.write(JSONOutput.encode(["jobs": jobs.count]))
+        } else {
+            ctx.out.line("imported \(jobs.count) jobs from \(file)")
+        }
+    }
+}

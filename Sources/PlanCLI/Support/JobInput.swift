@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import Inventory
+import MemoryEstimation
+import PlanModel
+
+/// A job as typed on the command line or read from an import row, before validation.
+struct JobInput {
+    var name: String
+    var model: String?
+    var workload = Workload()
+    var modeGiven = false
+    var offload: Offload = .none
+    var fp32Grads = false
+    var quantGroupSize: Int?
+    var replicas = 1
+    var priority = 0
+    var gpus: Int?
+    var gpuMemory: Int?
+    var sameServer = false
+    var gpuTypes: [String] = []
+    var headroom: Double?
+    var strategy: Strategy?
+    var tp: Int?
+    var pp: Int?
+
+    /// The import columns: the long flag names of `plan job add`, with underscores.
+    static let columns = [
+        "name", "model", "mode", "method", "dtype", "kv_dtype", "optimizer", "precision", "batch", "seq", "attention",
+        "checkpointing", "lora_rank", "lora_targets", "fused_loss", "fp32_grads", "optimizer_in_backward", "quant_group_size",
+        "micro_batches", "offload", "replicas", "priority", "gpus", "gpu_memory", "same_server", "gpu_types", "headroom",
+        "strategy", "tp", "pp",
+    ]
+
+    /// Parses one import row; `where_` names it in errors ("jobs.csv line 4").
+    init(row v: [String: String], where_: String) throws {
+        func fail(_ col: String, _ value: String, _ valid: String) -> PlanError {
+            PlanError("\(where_): invalid \(col) '\(value)'; expected \(valid); nothing was imported")
+        }
+        func int(_ col: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let s = v[col] else { return nil }
+            guard let i = Int(s.trimmingCharacters(in: .whitespaces)), range.contains(i) else {
+                throw fail(col, s, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return i
+        }
+        func flag(_ col: String) throws -> Bool {
+            guard let s = v[col] else { return false }
+            switch s.lowercased().trimmingCharacters(in: .whitespaces) {
+            case "1", "true", "yes": return true
+            case "0", "false", "no", "": return false
+            default: throw fail(col, s, "true or false")
+            }
+        }
+        func choice<T: RawRepresentable & CaseIterable>(_ col: String, _: T.Type) throws -> T? where T.RawValue == String {
+            guard let s = v[col] else { return nil }
+            guard let x = T(rawValue: s.trimmingCharacters(in: .whitespaces).lowercased()) else {
+                throw fail(col, s, "one of " + T.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return x
+        }
+        guard let name = v["name"], !name.isEmpty else {
+            throw PlanError("\(where_): the name is empty; every job needs a name; nothing was imported")
+        }
+        self.name = name
+        model = v["model"]
+        let mode = try choice("mode", Mode.self)
+        modeGiven = mode != nil
+        var w = Workload(mode: mode ?? .infer, seq: try int("seq", 1...100_000_000))
+        if let x = try choice("method", TrainingMethod.self) { w.method = x }
+        if let x = try choice("dtype", WeightDType.self) { w.dtype = x }
+        w.kvDType = try choice("kv_dtype", KVDType.self)
+        if let x = try choice("optimizer", Optimizer.self) { w.optimizer = x }
+        if let x = try choice("precision", Precision.self) { w.precision = x }
+        if let x = try int("batch", 1...1_000_000) { w.batch = x }
+        if let x = try choice("attention", AttentionImplementation.self) { w.attention = x }
+        w.checkpointing = try flag("checkpointing")
+        if let x = try int("lora_rank", 1...65_536) { w.loraRank = x }
+        if let t = v["lora_targets"] { w.loraTargets = Self.targets(t) }
+        w.fusedLoss = try flag("fused_loss")
+        w.optimizerInBackward = try flag("optimizer_in_backward")
+        if let x = try int("micro_batches", 1...100_000) { w.microBatches = x }
+        if w.method == .qlora { w.dtype = .nf4 }
+        workload = w
+        fp32Grads = try flag("fp32_grads")
+        quantGroupSize = try int("quant_group_size", 1...1_048_576)
+        offload = try choice("offload", Offload.self) ?? .none
+        replicas = try int("replicas", 1...100_000) ?? 1
+        priority = try int("priority", -1_000_000...1_000_000) ?? 0
+        gpus = try int("gpus", 1...1024)
+        if let m = v["gpu_memory"] {
+            guard let b = ByteSize.parse(m) else { throw fail("gpu_memory", m, ByteSize.validForms) }
+            gpuMemory = b.value
+        }
+        sameServer = try flag("same_server")
+        gpuTypes = v["gpu_types"].map(Self.list) ?? []
+        if let h = v["headroom"] {
+            guard let x = Double(h), x >= 0, x < 1 else { throw fail("headroom", h, "a fraction from 0 to 0.99") }
+            headroom = x
+        }
+        strategy = try choice("strategy", Strategy.self)
+        tp = try int("tp", 1...1024)
+        pp = try int("pp", 1...1024)
+    }
+
+    init(name: String) { self.name = name }
+
+    static func list(_ s: String) -> [String] {
+        s.split(whereSeparator: { $0 == "," || $0 == " " || $0 == ";" }).map(String.init).filter { !$0.isEmpty }
+    }
+
+    static func targets(_ s: String) -> [String] {
+        list(s).map { $0.hasSuffix("_proj") ? $0 : $0 + "_proj" }
+    }
+
+    /// Validates against the catalog and the estimator; returns what the store keeps.
+    func validated(catalog: CatalogSnapshot) throws -> NewJob {
+        if let model {
+            if gpus != nil || gpuMemory != nil {
+                throw PlanError.usage("job '\(name)': give either --model (sized by the estimator) or --gpus with --gpu-memory, not both")
+            }
+            guard modeGiven else {
+                throw PlanError.usage("job '\(name)': give --mode train or --mode infer for a model job")
+            }
+            let resolved = try ModelResolver.resolve(model, catalog: catalog)
+            let w = workload
+            if w.mode == .train && replicas != 1 {
+                throw PlanError.usage("job '\(name)': --replicas is for inference; a training job is one gang (use --gpus for its size)")
+            }
+            do {
+                try Estimator.validate(resolved.architecture, w, ParallelSplit(strategy: strategy ?? .ddp, tp: tp ?? 1, pp: pp ?? 1, offload: offload))
+            } catch let e as EstimateError {
+                throw PlanError.usage("job '\(name)': \(e.message)")
+            }
+            let spec = JobSpec(workload: w, offload: offload, fp32Grads: fp32Grads, quantGroupSize: quantGroupSize)
+            return NewJob(
+                name: name, kind: .llm, mode: w.mode, modelID: resolved.catalogID,
+                modelConfig: resolved.catalogID == nil ? resolved.config : nil, spec: spec.json, replicas: replicas, priority: priority,
+                gpuTypes: gpuTypes, headroom: headroom, strategy: strategy, tp: tp, pp: pp)
+        }
+        guard let gpus, let gpuMemory else {
+            throw PlanError.usage(
+                "job '\(name)': give --model MODEL --mode train|infer, or a pre-sized job with --gpus N --gpu-memory SIZE")
+        }
+        if replicas != 1 { throw PlanError.usage("job '\(name)': --replicas is for inference model jobs") }
+        return NewJob(
+            name: name, kind: .sized, spec: .object([:]), replicas: 1, priority: priority, gpus: gpus, gpuMemoryBytes: gpuMemory,
+            sameServer: sameServer, gpuTypes: gpuTypes, headroom: headroom)
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Inventory
+import MemoryEstimation
+import Placement
+import PlanModel
+
+/// The estimator settings a job was added with, stored as its `spec_json`.
+struct JobSpec: Codable, Equatable {
+    var workload: Workload
+    var offload: Offload = .none
+    var fp32Grads: Bool = false
+    var quantGroupSize: Int?
+
+    static func decode(_ json: JSONValue) -> JobSpec? {
+        guard let data = json.encodedString().data(using: .utf8) else { return nil }
+        return try? JSONDecoder().decode(JobSpec.self, from: data)
+    }
+
+    var json: JSONValue {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return (try? JSONValue.parse(enc.encode(self))) ?? .object([:])
+    }
+}
+
+/// Default headroom: 10% of GPU memory for estimated jobs; pre-sized jobs state what they need.
+enum Headroom {
+    static let estimated = 0.10
+    static let sized = 0.0
+}
+
+/// Turns jobs into planner units: for each GPU type in the fleet (and allowed), the smallest split
+/// that fits, plus a tensor-parallel-free alternative. Results are cached per distinct sizing, so
+/// thousands of jobs with a handful of shapes cost a handful of searches.
+struct Sizer {
+    let gpuTypes: [String: GPUType]
+    /// GPU types present in the fleet, with the most GPUs one of their servers has.
+    let fleet: [(type: GPUType, maxPerServer: Int)]
+    var cache: [String: ([UnitShape], String?)] = [:]
+
+    init(catalog: [GPUType], servers: [ServerInfo]) {
+        var byType: [String: GPUType] = [:]
+        for g in catalog { byType[g.id] = g }
+        gpuTypes = byType
+        var maxPer: [String: Int] = [:]
+        for s in servers { maxPer[s.gpuType] = max(maxPer[s.gpuType] ?? 0, s.gpuCount) }
+        fleet = maxPer.keys.sorted().compactMap { id in byType[id].map { ($0, maxPer[id]!) } }
+    }
+
+    /// The shapes a job can take, fewest GPUs first, and why there are none when that is the case.
+    mutating func shapes(for j: JobRecord) -> ([UnitShape], String?) {
+        let key = sizingKey(j)
+        if let hit = cache[key] { return hit }
+        let result = compute(j)
+        cache[key] = result
+        return result
+    }
+
+    func sizingKey(_ j: JobRecord) -> String {
+        let job = j.job
+        return [
+            job.kind.rawValue, job.mode?.rawValue ?? "", j.modelConfig?.encodedString() ?? "", job.spec.encodedString(),
+            String(job.gpus ?? 0), String(job.gpuMemoryBytes ?? 0), String(job.sameServer), job.gpuTypes.joined(separator: ","),
+            String(job.headroom ?? -1), job.strategy?.rawValue ?? "", String(job.tp ?? 0), String(job.pp ?? 0),
+        ].joined(separator: "|")
+    }
+
+    func compute(_ j: JobRecord) -> ([UnitShape], String?) {
+        let job = j.job
+        let allowed = Set(job.gpuTypes)
+        let candidates = fleet.filter { allowed.isEmpty || allowed.contains($0.type.id) }
+        if candidates.isEmpty {
+            return ([], allowed.isEmpty
+                ? "the fleet has no servers; add some with `plan add-server`"
+                : "none of its allowed GPU types (\(job.gpuTypes.sorted().joined(separator: ", "))) is in the fleet; add such servers or allow other types")
+        }
+        var shapes: [UnitShape] = []
+        if job.kind == .sized {
+            let need = job.gpuMemoryBytes ?? 0
+            let n = job.gpus ?? 1
+            let headroom = job.headroom ?? Headroom.sized
+            for (t, maxPer) in candidates where Double(t.memoryBytes) * (1 - headroom) >= Double(need) {
+                if job.sameServer && n > maxPer { continue }
+                shapes.append(UnitShape(gpuType: t.id, gpus: n, strategy: "sized", sameServer: job.sameServer, perGPUBytes: need))
+            }
+            if shapes.isEmpty {
+                let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
+                return ([], "needs \(n) GPUs with >= \(Bytes(need).gibString) each\(job.sameServer ? " on one server" : ""); "
+                    + "the largest GPU in the fleet is \(largest.type.id) with \(Bytes(largest.type.memoryBytes).gibString)"
+                    + (job.sameServer ? " and at most \(largest.maxPerServer) per server" : ""))
+            }
+            return (sorted(shapes), nil)
+        }
+        guard let config = j.modelConfig, let a = try? ModelArchitecture(config: config, origin: job.name),
+            let spec = JobSpec.decode(job.spec)
+        else {
+            return ([], "its model configuration cannot be read; remove the job and add it again")
+        }
+        var options = EstimateOptions()
+        options.headroom = job.headroom ?? Headroom.estimated
+        options.gradientFP32 = spec.fp32Grads
+        options.quantGroupSize = spec.quantGroupSize
+        for (t, maxPer) in candidates {
+            let recs = Recommender.recommend(
+                a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: job.tp, pp: job.pp, offload: spec.offload,
+                maxTP: min(8, maxPer))
+            guard let r = recs.first else { continue }
+            shapes.append(shape(r, a, spec, t, options))
+            if r.split.tp > 1 && job.tp == nil && spec.workload.mode == .train {
+                let flat = Recommender.recommend(
+                    a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: 1, pp: job.pp, offload: spec.offload,
+                    maxTP: 1)
+                if let f = flat.first, f.count <= r.count * 2 { shapes.append(shape(f, a, spec, t, options)) }
+            }
+        }
+        if shapes.isEmpty {
+            let one = Estimator.estimate(a, spec.workload, ParallelSplit(offload: spec.offload), options: options)
+            let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
+            return ([], "no split over up to 1024 GPUs of the fleet's types fits: on one GPU it needs \(Bytes(one.total).gibString); "
+                + "the largest GPU here is \(largest.type.id) (\(Bytes(largest.type.memoryBytes).gibString)) with up to \(largest.maxPerServer) per server")
+        }
+        return (sorted(shapes), nil)
+    }
+
+    func shape(_ r: Recommendation, _ a: ModelArchitecture, _ spec: JobSpec, _ t: GPUType, _ options: EstimateOptions) -> UnitShape {
+        let e = Estimator.estimate(a, spec.workload, r.split, gpu: t, options: options)
+        return UnitShape(
+            gpuType: t.id, gpus: r.count, tp: r.split.tp, pp: r.split.pp, dp: r.split.dp,
+            strategy: spec.workload.mode == .train ? r.split.strategy.rawValue : "replica", sameServer: false,
+            perGPUBytes: r.perGPUTotal, hostBytesPerGPU: e.hostBytes)
+    }
+
+    /// Fewest GPUs first; then the smallest GPU that fits (keeps large GPUs for large jobs); then id.
+    func sorted(_ shapes: [UnitShape]) -> [UnitShape] {
+        shapes.sorted {
+            let ma = gpuTypes[$0.gpuType]?.memoryBytes ?? 0
+            let mb = gpuTypes[$1.gpuType]?.memoryBytes ?? 0
+            return ($0.gpus, ma, $0.gpuType, $0.tp) < ($1.gpus, mb, $1.gpuType, $1.tp)
+        }
+    }
+
+    /// Planner units for the replicas of `j` not yet placed (all of them with `ignorePlaced`).
+    mutating func units(for j: JobRecord, ignorePlaced: Bool) -> [JobUnit] {
+        let (shapes, reason) = shapes(for: j)
+        let placed = ignorePlaced ? Set<Int>() : Set(j.placements.map(\.replica))
+        return (0..<j.job.replicas).filter { !placed.contains($0) }.map {
+            JobUnit(job: j.name, replica: $0, priority: j.job.priority, shapes: shapes, noShapeReason: reason)
+        }
+    }
+}
+
+/// The fleet as the planner sees it.
+enum FleetState {
+    /// Planner servers (in `servers` order) with free GPUs; `ignoring` placements count as free.
+    static func planner(_ servers: [ServerInfo], ignoring: Set<String> = []) -> [ServerState] {
+        servers.map { s in
+            let free = s.gpus.filter { $0.job == nil || ignoring.contains($0.job!) }
+            let hostUsed = s.gpus.filter { $0.job != nil && !ignoring.contains($0.job!) }.reduce(0) { $0 + $1.hostBytes }
+            return ServerState(
+                name: s.name, gpuType: s.gpuType, gpuCount: s.gpuCount, free: free.map(\.index), hostFree: s.hostMemoryBytes - hostUsed,
+                gpuMemory: s.gpuMemoryBytes)
+        }
+    }
+}
