@@ -14,6 +14,8 @@ let package = Package(
     targets: [
         // The executable: only calls the root command.
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
+        // In-process timings for bin/bench (estimator and recommendation search).
+        .executableTarget(name: "plan-bench", dependencies: ["MemoryEstimation", "PlanModel", "Inventory"]),
         // ArgumentParser commands, the run context and output rendering (table, JSON, CSV).
         .target(
             name: "PlanCLI",

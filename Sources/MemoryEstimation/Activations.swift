@@ -109,13 +109,18 @@ public enum Activations {
             let softcap = (fam == .gemma2 && a.finalLogitSoftcap != nil) ? e * t * v : 0
             r.outputAndLoss = e * t * h + softcap + loss
         }
+        // Layers differ only by whether they use the sliding window: compute each kind once.
+        var slidingCount = 0
+        for l in range where l < a.slidingLayers.count && a.slidingLayers[l] { slidingCount += 1 }
+        let kinds = [(range.count - slidingCount, false), (slidingCount, true)].filter { $0.0 > 0 }
         var sum = 0
         var largest = 0
-        for l in range {
-            let full = layer(a, x, index: l, norm: norm)
+        for (count, sliding) in kinds {
+            let index = sliding ? a.slidingLayers.firstIndex(of: true)! : (a.slidingLayers.firstIndex(of: false) ?? 0)
+            let full = layer(a, x, index: index, norm: norm)
             largest = max(largest, full)
             // Full recomputation keeps only each layer's input hidden state.
-            sum += x.checkpointing ? e * t * h : full
+            sum += count * (x.checkpointing ? e * t * h : full)
         }
         r.layers = sum
         r.largestLayer = largest

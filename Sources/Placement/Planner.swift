@@ -58,8 +58,30 @@ public enum Planner {
                 failed = order.filter { !placed.contains($0) }
             }
         }
-        let unplaced = failed.map { Unplaced(unit: $0, reason: Reasons.why(units[$0], pool: pool)) }
-        return PlacementOutcome(assignments: assignments, unplaced: unplaced, provedOptimal: provedOptimal)
+        let summary = Reasons.Summary(pool)
+        let unplaced = failed.map { Unplaced(unit: $0, reason: Reasons.why(units[$0], summary)) }
+        return PlacementOutcome(
+            assignments: assignments, unplaced: unplaced, provedOptimal: provedOptimal, upperBound: upperBound(units, servers))
+    }
+
+    /// Smallest-first count of units whose minimal GPU need fits the free GPUs of the types they can
+    /// use, pooled: optimal for the relaxation where GPUs are fluid and servers have no walls.
+    static func upperBound(_ units: [JobUnit], _ servers: [ServerState]) -> Int {
+        var freeByType: [String: Int] = [:]
+        for s in servers { freeByType[s.gpuType, default: 0] += s.free.count }
+        var needs: [(Int, Set<String>)] = []
+        for u in units {
+            guard let n = u.shapes.map(\.gpus).min() else { continue }
+            needs.append((n, Set(u.shapes.map(\.gpuType))))
+        }
+        needs.sort { $0.0 < $1.0 }
+        var pool = needs.reduce(into: Set<String>()) { $0.formUnion($1.1) }.reduce(0) { $0 + (freeByType[$1] ?? 0) }
+        var count = 0
+        for (n, _) in needs where n <= pool {
+            pool -= n
+            count += 1
+        }
+        return count
     }
 }
 
@@ -67,14 +89,27 @@ public enum Planner {
 enum Reasons {
     static func gib(_ b: Int) -> String { Bytes(b).gibString }
 
-    static func why(_ unit: JobUnit, pool: Pool) -> String {
+    /// Free capacity per GPU type, computed once for all unplaced units.
+    struct Summary {
+        var servers: [String: Int] = [:]
+        var freeTotal: [String: Int] = [:]
+        /// The server with the most free GPUs (lowest index on ties) and its count.
+        var best: [String: (name: String, free: Int)] = [:]
+
+        init(_ pool: Pool) {
+            for s in pool.servers {
+                servers[s.gpuType, default: 0] += 1
+                freeTotal[s.gpuType, default: 0] += s.free.count
+                if s.free.count > (best[s.gpuType]?.free ?? 0) { best[s.gpuType] = (s.name, s.free.count) }
+            }
+        }
+    }
+
+    static func why(_ unit: JobUnit, _ summary: Summary) -> String {
         if let r = unit.noShapeReason, unit.shapes.isEmpty { return r }
         guard let shape = unit.shapes.first else { return "no GPU type in the fleet can hold it" }
-        let servers = pool.servers.enumerated().filter { $0.element.gpuType == shape.gpuType }
-        let freeTotal = servers.reduce(0) { $0 + $1.element.free.count }
-        let best = servers.max { a, b in
-            (a.element.free.count, -a.offset) < (b.element.free.count, -b.offset)
-        }
+        let freeTotal = summary.freeTotal[shape.gpuType] ?? 0
+        let best = summary.best[shape.gpuType]
         var need: String
         let perGPU = "\(shape.gpuType) GPUs with >= \(gib(shape.perGPUBytes)) each"
         if shape.sameServer || shape.groups == 1 {
@@ -86,10 +121,10 @@ enum Reasons {
         }
         if shape.hostBytesPerGPU > 0 { need += " plus \(gib(shape.hostBytesPerGPU * shape.gpus)) of host memory for offload" }
         let have: String
-        if servers.isEmpty {
+        if summary.servers[shape.gpuType] == nil {
             have = "the fleet has no \(shape.gpuType) servers"
-        } else if let best, best.element.free.count > 0 {
-            have = "the largest free block is \(best.element.free.count) x \(shape.gpuType) on \(best.element.name)"
+        } else if let best {
+            have = "the largest free block is \(best.free) x \(shape.gpuType) on \(best.name)"
                 + (shape.groups > 1 && !shape.sameServer ? " (\(freeTotal) free in all)" : "")
         } else {
             have = "every \(shape.gpuType) GPU is taken"

@@ -99,4 +99,7 @@ public struct PlacementOutcome: Sendable, Equatable {
     public var unplaced: [Unplaced]
     /// Whether an exhaustive search proved this the most (priority-ordered) units that can be placed.
     public var provedOptimal: Bool
+    /// An upper bound on the units any plan could place: the most units whose smallest shapes fit in
+    /// the free GPU count of their types (GPU-count relaxation; memory is already in the shapes).
+    public var upperBound: Int
 }

@@ -62,12 +62,15 @@ struct PlaceRun {
         var moves: [Move]?
         var dryRun: Bool
         var provedOptimal: Bool
+        /// At most this many units (jobs, or replicas) could be placed in this run (GPU-count relaxation).
+        var upperBound: Int
     }
 
     var placed: [PlacedItem] = []
     var unplaced: [UnplacedItem] = []
     var moves: [Move]? = nil
     var provedOptimal = false
+    var upperBound = 0
     var note: String? = nil
 
     static func compute(_ snap: PlanningSnapshot, only: [String], repack: Bool) throws -> (PlanChanges, PlaceRun) {
@@ -85,6 +88,7 @@ struct PlaceRun {
         let outcome = Planner.place(units: units, servers: servers)
         var run = PlaceRun()
         run.provedOptimal = outcome.provedOptimal
+        run.upperBound = outcome.upperBound
         let adds = outcome.assignments.map { placement($0, units, snap.servers) }
         run.placed = items(adds, snap.servers)
         run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason) }
@@ -111,6 +115,7 @@ struct PlaceRun {
         let partlyOld = snap.servers.filter { $0.freeGPUs > 0 && $0.freeGPUs < $0.gpuCount }.count
         var run = PlaceRun()
         run.provedOptimal = outcome.provedOptimal
+        run.upperBound = outcome.upperBound
         let better = newScore != oldScore ? !newScore.lexicographicallyPrecedes(oldScore) : partlyNew < partlyOld
         guard better else {
             run.moves = []
@@ -182,7 +187,8 @@ struct PlaceRun {
     func render(_ format: OutputFormat, dryRun: Bool) -> String {
         switch format {
         case .json:
-            return JSONOutput.encode(JSON(placed: placed, unplaced: unplaced, moves: moves, dryRun: dryRun, provedOptimal: provedOptimal))
+            return JSONOutput.encode(
+                JSON(placed: placed, unplaced: unplaced, moves: moves, dryRun: dryRun, provedOptimal: provedOptimal, upperBound: upperBound))
         case .csv:
             var rows = placed.map { p in
                 ["placed", p.job, String(p.replica), p.gpuType, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.strategy,
