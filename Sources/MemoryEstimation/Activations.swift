@@ -40,6 +40,8 @@ public enum Activations {
         public var fusedLoss: Bool
         /// transformers' per-expert loop (`experts_implementation="eager"`) instead of grouped GEMMs.
         public var eagerExperts: Bool
+        /// LoRA adapters on a frozen base (PEFT), if any.
+        public var lora: LoRASpec?
 
         public init(
             batch: Int, seq: Int, elementBytes: Int, attention: AttentionImplementation, checkpointing: Bool, tp: Int = 1,
@@ -54,6 +56,20 @@ public enum Activations {
             self.useCache = useCache ?? !checkpointing
             self.fusedLoss = false
             self.eagerExperts = false
+            self.lora = nil
+        }
+    }
+
+    /// PEFT LoRA on a frozen base: rank, adapted modules, and the adapters' dtype (PEFT keeps them
+    /// in fp32 on a 16-bit model by default, `autocast_adapter_dtype=True`).
+    public struct LoRASpec: Sendable, Equatable {
+        public var rank: Int
+        public var targets: Set<String>
+        public var adapterBytes: Int
+        public init(rank: Int, targets: Set<String>, adapterBytes: Int) {
+            self.rank = rank
+            self.targets = targets
+            self.adapterBytes = adapterBytes
         }
     }
 
@@ -104,10 +120,14 @@ public enum Activations {
             let drop = a.dropout > 0 ? e * t * h : 0
             if embedding { r.embedding = 8 * t + 8 * s + drop }
         }
+        // A frozen embedding keeps no ids; a frozen output layer keeps no input, so the final
+        // RMSNorm's normalized output is not kept either (measured with PEFT).
+        let frozen = x.lora != nil && fam == .llama
+        if frozen { r.embedding = 0 }
         if output {
-            r.finalNorm = norm
+            r.finalNorm = frozen ? norm - e * t * h : norm
             let softcap = (fam == .gemma2 && a.finalLogitSoftcap != nil) ? e * t * v : 0
-            r.outputAndLoss = e * t * h + softcap + loss
+            r.outputAndLoss = (frozen ? 0 : e * t * h) + softcap + loss
         }
         // Layers differ only by whether they use the sliding window: compute each kind once.
         var slidingCount = 0
@@ -122,10 +142,39 @@ public enum Activations {
             // Full recomputation keeps only each layer's input hidden state.
             sum += count * (x.checkpointing ? e * t * h : full)
         }
+        if frozen, !x.checkpointing, range.contains(0), let lora = x.lora {
+            sum -= loraFirstLayerSavings(a, x, lora, norm: norm)
+        }
         r.layers = sum
         r.largestLayer = largest
         if x.checkpointing { r.shared = 0 }
         return r
+    }
+
+    /// Layer 0's input (the embedding output) needs no gradient under LoRA, so what only its
+    /// gradient needed is not kept (measured with PEFT, docs/calibration/lora/findings.md).
+    static func loraFirstLayerSavings(_ a: ModelArchitecture, _ x: Shape, _ lora: LoRASpec, norm: Int) -> Int {
+        let t = x.batch * x.seq
+        let h = a.hiddenSize
+        let normGrad = 4 * t * h + 4 * t
+        let qkv = !lora.targets.isDisjoint(with: ["q_proj", "k_proj", "v_proj"])
+        if qkv {
+            let heads = max(a.heads / x.tp, 1)
+            let qUnsaved = x.attention == .eager && !lora.targets.contains("k_proj") ? x.elementBytes * t * heads * a.headDim : 0
+            return normGrad + qUnsaved
+        }
+        if lora.targets.contains("o_proj") { return normGrad }
+        // Only the MLP is adapted: nothing in attention needs a gradient.
+        let heads = max(a.heads / x.tp, 1)
+        let kv = max(a.kvHeads / x.tp, 1)
+        let core: Int
+        if x.attention == .eager {
+            core = 3 * x.elementBytes * t * heads * a.headDim + 4 * x.batch * heads * x.seq * x.seq
+                + (x.elementBytes != 4 ? x.elementBytes * x.batch * heads * x.seq * x.seq : 0)
+        } else {
+            core = 2 * x.elementBytes * t * heads * a.headDim + 2 * x.elementBytes * t * kv * a.headDim + 4 * x.batch * heads * x.seq
+        }
+        return 2 * normGrad + core
     }
 
     /// One decoder layer without checkpointing.
@@ -142,7 +191,9 @@ public enum Activations {
         let scores = b * heads * s * s
         switch family(a) {
         case .llama:
-            return 2 * norm + e * t * h + llamaAttention(a, x, index: index, heads: heads, kv: kv) + llamaMLP(a, x, i: i)
+            let full = 2 * norm + e * t * h + llamaAttention(a, x, index: index, heads: heads, kv: kv) + llamaMLP(a, x, i: i)
+            guard let lora = x.lora else { return full }
+            return full + loraDelta(a, x, lora, heads: heads, i: i)
         case .gemma2:
             var attn = 4 * e * t * heads * d + 4 * scores + (e != 4 ? e * scores : 0)
             if a.attentionSoftcap != nil { attn += e * scores }  // tanh of the soft-capped scores
@@ -170,6 +221,45 @@ public enum Activations {
             let ln = norm
             return 2 * ln + e * t * h + attn + drop + e * t * h + 5 * e * t * i + drop
         }
+    }
+
+    /// A LoRA layer minus the fully trained one (PEFT, measured): the frozen projections no longer
+    /// keep their inputs (4eTh: two norm outputs and the q/k/v and gate/up inputs; eTi: down's input;
+    /// eager: o_proj's input copy); each adapted group keeps its input once (adapters in the model
+    /// dtype) or each adapter its own cast copy (fp32 adapters); lora_B keeps lora_A's output.
+    static func loraDelta(_ a: ModelArchitecture, _ x: Shape, _ lora: LoRASpec, heads: Int, i: Int) -> Int {
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        let ad = heads * a.headDim
+        let ea = lora.adapterBytes
+        let cast = ea != e
+        func input(_ group: [String], width: Int, freeWhenShared: Bool = false) -> Int {
+            let m = group.filter { lora.targets.contains($0) }.count
+            guard m > 0 else { return 0 }
+            if !cast { return freeWhenShared ? 0 : e * t * width }
+            return m * ea * t * width
+        }
+        let mlpTargets = !lora.targets.isDisjoint(with: ["gate_proj", "up_proj", "down_proj"])
+        var delta = -(x.attention == .eager ? e * t * ad : 0)
+        delta += input(["q_proj", "k_proj", "v_proj"], width: h)
+        delta += input(["o_proj"], width: ad, freeWhenShared: x.attention != .eager)
+        let n = lora.targets.count
+        if !a.isMoE {
+            delta += -4 * e * t * h - e * t * i
+            delta += input(["gate_proj", "up_proj"], width: h)
+            delta += input(["down_proj"], width: i)
+        } else if !mlpTargets {
+            // MoE with LoRA on attention only (measured on Mixtral): the two norm outputs, the q/k/v
+            // input and the router input, the gathered tokens and the SwiGLU product are not kept.
+            let routed = t * a.expertsPerToken
+            delta += -4 * e * t * h - e * routed * h - e * routed * i
+        } else {
+            // Adapters on the experts too (not measured): the experts keep what full training keeps.
+            delta += -3 * e * t * h
+        }
+        delta += n * ea * t * lora.rank
+        return delta
     }
 
     static func llamaAttention(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int) -> Int {

@@ -198,6 +198,12 @@ public enum Estimator {
             var shape = Activations.Shape(
                 batch: w.batch, seq: w.seq, elementBytes: e, attention: w.attention, checkpointing: w.checkpointing, tp: split.tp)
             shape.fusedLoss = w.fusedLoss
+            if w.method != .full {
+                // PEFT keeps adapters in fp32 on a 16-bit model (autocast_adapter_dtype=True); pure
+                // precision recipes (torchtune) keep them in the model dtype.
+                shape.lora = .init(
+                    rank: w.loraRank, targets: Set(w.loraTargets), adapterBytes: w.precision == .mixed ? 4 : e)
+            }
             activations = Activations.training(
                 a, shape, layerRange: layerRange, embedding: shard.hasEmbedding, output: shard.hasOutputLayer)
             if split.pp > 1 {

@@ -84,3 +84,56 @@ struct MeasuredCase: Sendable, CustomTestStringConvertible {
         #expect(err <= 0.05, "\(c.id): estimated \(got), measured \(c.expected) (\(String(format: "%.2f", err * 100))%)")
     }
 }
+
+/// PEFT LoRA measurements (peft 0.21.2; docs/calibration/lora/): bytes saved for backward with a
+/// frozen base and adapters in fp32 (PEFT's default on a 16-bit model) or in the model dtype.
+struct LoRACase: Sendable, CustomTestStringConvertible {
+    var id: String
+    var config: JSONValue
+    var elementBytes: Int
+    var attention: AttentionImplementation
+    var batch: Int
+    var seq: Int
+    var checkpointing: Bool
+    var rank: Int
+    var targets: [String]
+    var adapterBytes: Int
+    var expected: Int
+    var testDescription: String { id }
+
+    static let all: [LoRACase] = {
+        let url = repositoryRoot.appendingPathComponent("Tests/MemoryEstimationTests/Fixtures/lora-cases.json")
+        let doc = try! JSONValue.parse(try! Data(contentsOf: url))
+        guard case .array(let cases) = doc["cases"]! else { fatalError() }
+        return cases.map { c in
+            func int(_ k: String) -> Int { if case .int(let i) = c[k] { i } else { 0 } }
+            func str(_ k: String) -> String { if case .string(let s) = c[k] { s } else { "" } }
+            guard case .array(let t) = c["targets"]! else { fatalError() }
+            return LoRACase(
+                id: str("id"), config: c["config"]!, elementBytes: str("dtype") == "fp32" ? 4 : 2,
+                attention: AttentionImplementation(rawValue: str("attention"))!, batch: int("batch"), seq: int("seq"),
+                checkpointing: c["checkpointing"] == .bool(true), rank: int("rank"),
+                targets: t.compactMap { if case .string(let s) = $0 { s } else { nil } }, adapterBytes: int("adapter_bytes"),
+                expected: int("saved_bytes"))
+        }
+    }()
+}
+
+@Suite struct LoRACalibrationTests {
+    @Test func fixtureCoversTargetSetsAndAdapterDtypes() {
+        #expect(LoRACase.all.count == 484)
+        #expect(Set(LoRACase.all.map { $0.targets.count }) == [2, 3, 4, 7])
+        #expect(Set(LoRACase.all.map(\.adapterBytes)) == [2, 4])
+    }
+
+    @Test(arguments: LoRACase.all)
+    func loraActivationsWithinFivePercent(_ c: LoRACase) throws {
+        let a = try ModelArchitecture(config: c.config, origin: c.id)
+        var shape = Activations.Shape(
+            batch: c.batch, seq: c.seq, elementBytes: c.elementBytes, attention: c.attention, checkpointing: c.checkpointing)
+        shape.lora = .init(rank: c.rank, targets: Set(c.targets), adapterBytes: c.adapterBytes)
+        let got = Activations.training(a, shape).total
+        let err = abs(Double(got - c.expected)) / Double(c.expected)
+        #expect(err <= 0.05, "\(c.id): estimated \(got), measured \(c.expected) (\(String(format: "%.2f", err * 100))%)")
+    }
+}

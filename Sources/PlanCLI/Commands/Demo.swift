@@ -6,10 +6,10 @@ import PlanModel
 /// The README's main job: an example cluster and workloads, placed, with what is left.
 struct Demo: PlanCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the example: a small cluster and LLM jobs, placed; leftover capacity.",
+        abstract: "Run the example: a small cluster and LLM jobs, placed; leftover capacity; the purchase gap.",
         discussion: """
             Adds servers named demo-* and example jobs to the database when they are absent, places the pending \
-            jobs, and prints the cluster, the placement and the leftover capacity. Running it again adds nothing new.
+            jobs, and prints the cluster, the placement, the leftover capacity and the cheapest servers to buy. Running it again adds nothing new.
             """)
     @OptionGroup var global: GlobalOptions
 
@@ -28,7 +28,7 @@ struct Demo: PlanCommand {
         ["name": "llama3-8b-infer", "model": "meta-llama/Meta-Llama-3-8B-Instruct", "mode": "infer", "seq": "8192",
          "batch": "4", "replicas": "4", "priority": "5"],
         ["name": "llama3-70b-ft", "model": "llama-3-70b", "mode": "train", "method": "full", "batch": "1", "seq": "4096",
-         "checkpointing": "true", "priority": "1"],
+         "checkpointing": "true", "priority": "1", "gpu_types": "h100-sxm-80gb,h200-141gb,b200-192gb,a100-sxm-80gb"],
         ["name": "qwen2.5-72b-infer", "model": "qwen2.5-72b", "mode": "infer", "seq": "32768", "batch": "8",
          "replicas": "2", "priority": "1"],
         ["name": "mixtral-qlora", "model": "mixtral-8x7b-v0.1", "mode": "train", "method": "qlora", "batch": "2",
@@ -59,5 +59,8 @@ struct Demo: PlanCommand {
         ctx.out.line()
         ctx.out.line("== Leftover capacity (plan capacity)")
         try Capacity.render(try store.servers(), format: .table, to: ctx.out, perServer: false)
+        ctx.out.line()
+        ctx.out.line("== What to buy so that every job fits (plan gaps)")
+        ctx.out.write(try GapReport.compute(try store.snapshot(), whatIf: false).table)
     }
 }

@@ -38,12 +38,14 @@ struct Sizer {
     let fleet: [(type: GPUType, maxPerServer: Int)]
     var cache: [String: ([UnitShape], String?)] = [:]
 
-    init(catalog: [GPUType], servers: [ServerInfo]) {
+    /// `skus`: also size for the GPU types that can be bought (for `plan gaps`).
+    init(catalog: [GPUType], servers: [ServerInfo], skus: [ServerSKU] = []) {
         var byType: [String: GPUType] = [:]
         for g in catalog { byType[g.id] = g }
         gpuTypes = byType
         var maxPer: [String: Int] = [:]
         for s in servers { maxPer[s.gpuType] = max(maxPer[s.gpuType] ?? 0, s.gpuCount) }
+        for k in skus { maxPer[k.gpu] = max(maxPer[k.gpu] ?? 0, k.gpusPerServer) }
         fleet = maxPer.keys.sorted().compactMap { id in byType[id].map { ($0, maxPer[id]!) } }
     }
 
@@ -100,7 +102,9 @@ struct Sizer {
         options.headroom = job.headroom ?? Headroom.estimated
         options.gradientFP32 = spec.fp32Grads
         options.quantGroupSize = spec.quantGroupSize
-        for (t, maxPer) in candidates {
+        // BF16 work runs only where BF16 exists (V100 and T4 would need an fp16 variant of the job).
+        let needsBF16 = spec.workload.dtype == .bf16 || (spec.workload.mode == .train && spec.workload.method != .full)
+        for (t, maxPer) in candidates where t.bf16 || !needsBF16 {
             let recs = Recommender.recommend(
                 a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: job.tp, pp: job.pp, offload: spec.offload,
                 maxTP: min(8, maxPer))

@@ -39,7 +39,8 @@ def ldims(c):
     x.update(r=c["lora"]["r"], ea={"bfloat16": 2, "float32": 4, "float16": 2}[c["adapter_dtype"]],
              p=c["lora"]["lora_dropout"] > 0, tg=set(c["lora"]["target_modules"]),
              eager=c["attn_implementation"] == "eager",
-             gin0=bool(c["embedding_output_requires_grad"]))
+             gin0=bool(c["embedding_output_requires_grad"]),
+             amp=bool(c.get("autocast_forward")))
     x["cast"] = x["ea"] != x["e"]
     return x
 
@@ -58,6 +59,10 @@ def adapter_inputs(x, mods, n_in, in_grad, shared_free=False):
     if m == 0:
         return 0
     T, e, ea = x["T"], x["e"], x["ea"]
+    if x["amp"]:
+        # torch.autocast(bf16): lora_A's mm re-casts its (fp32) input to bf16 -> a fresh e*T*n_in per
+        # adapter; the dropout mask (mul is not an autocast op) stays fp32
+        return m * (e * T * n_in + (ea * T * n_in if (x["p"] and in_grad) else 0))
     if not x["cast"] and not x["p"]:
         return 0 if shared_free else e * T * n_in
     return m * ea * T * n_in * (1 + (1 if (x["p"] and in_grad) else 0))
@@ -84,6 +89,9 @@ def lora_layer_delta(c, x, in_grad_layer=True):
         delta += adapter_inputs(x, MLP_IN, h, True)
         delta += adapter_inputs(x, ("down_proj",), i, True)
     delta += n_ad * ea * T * r      # lora_B saves each lora_A output (b, s, r) in the adapter dtype
+    if x["amp"]:
+        delta += n_ad * (e - ea) * T * r     # ... which is bf16 under autocast
+        delta += amp_weight_casts(x, True)   # + the bf16 copies of lora_A/lora_B weights autocast makes
     return delta
 
 
@@ -98,6 +106,22 @@ def moe_delta(c, x):
     return -(e * T * h + e * S * h + e * S * i)
 
 
+def proj_shapes(x):
+    h, a, k, d, i = (x[n] for n in "h a k d i".split())
+    return dict(q_proj=(h, a * d), k_proj=(h, k * d), v_proj=(h, k * d), o_proj=(a * d, h),
+                gate_proj=(h, i), up_proj=(h, i), down_proj=(i, h))
+
+
+def amp_weight_casts(x, in_grad, mods=None):
+    """Under torch.autocast(bf16) the fp32 LoRA weights are cast to bf16 (fresh, non-parameter
+    storages, cached per autocast region): lora_B's mm saves its weight copy e*r*n_out for the grad
+    of the lora_A output (always needed); lora_A's mm saves its weight copy e*r*n_in only when the
+    layer input requires grad."""
+    sh = proj_shapes(x)
+    mods = x["tg"] if mods is None else x["tg"] & set(mods)
+    return sum(x["e"] * x["r"] * (sh[m][1] + (sh[m][0] if in_grad else 0)) for m in mods)
+
+
 def first_layer_correction(c, x):
     """Layer 0 when the embedding output does not require grad (no checkpointing, no
     enable_input_require_grads): nothing before the first adapted module saves anything."""
@@ -110,6 +134,8 @@ def first_layer_correction(c, x):
         corr -= norm                                     # input_layernorm: input has no grad
         if x["p"]:
             corr -= len(tg & set(QKV)) * ea * T * h      # q/k/v dropout masks: input has no grad
+        if x["amp"]:
+            corr -= amp_weight_casts(x, True, QKV) - amp_weight_casts(x, False, QKV)  # lora_A weight casts
         if x["eager"]:
             if "k_proj" not in tg:
                 corr -= e * T * a * d                    # q (bmm self) only saved for k's grad
@@ -122,6 +148,8 @@ def first_layer_correction(c, x):
             raise NotImplementedError
         if x["p"]:
             corr -= len(tg & set(MLP_IN)) * ea * T * h   # gate/up dropout masks
+        if x["amp"]:
+            corr -= amp_weight_casts(x, True, MLP_IN) - amp_weight_casts(x, False, MLP_IN)
     return corr
 
 
@@ -175,6 +203,16 @@ def rules_layer(c, x, gin):
     def adapter(mod, n_in, in_key, g_in):
         if mod not in tg:
             return False
+        if x["amp"]:
+            save(mod + ".in16", e * T * n_in)            # autocast's bf16 copy, saved by lora_A
+            if p and g_in:
+                save(mod + ".mask", ea * T * n_in)       # fp32 dropout mask
+            n_out = proj_shapes(x)[mod][1]
+            save(mod + ".A_out", e * T * r)              # bf16 lora_A output, saved by lora_B
+            save(mod + ".B_w16", e * r * n_out)          # bf16 copy of lora_B.weight (saved by lora_B)
+            if g_in:
+                save(mod + ".A_w16", e * r * n_in)       # bf16 copy of lora_A.weight (saved by lora_A)
+            return True
         if p:
             save(mod + ".drop_out", ea * T * n_in)       # saved by lora_A (mm self)
             if g_in:
@@ -282,6 +320,40 @@ def pred_alive(c, saved_total):
     return alive
 
 
+def pred_forward_peak(c):
+    """Forward peak without checkpointing (always in nll_loss_forward here): alive + the logits
+    (e*T*V, and their fp32 upcast 4*T*V for bf16) + the labels batch 8T and padded labels
+    8b(s+1) (b > 1) as in full FT (findings §1.8), plus what full FT had in "alive" and LoRA does
+    not: the input ids 8T (no longer saved by the embedding, still referenced) and the final-norm
+    output e*T*h (no longer saved by lm_head, still referenced); plus the DynamicCache k/v copies
+    of every layer whose attention did not save them: eager (saves the repeat_kv copies instead)
+    all L layers, sdpa only a layer whose attention carried no grad (layer 0 with MLP-only
+    adapters)."""
+    x = ldims(c)
+    T, V, e, b, s, h, k, d, L = (x[n] for n in "T V e b s h k d L".split())
+    peak = c["alive_after_forward_bytes"] + e * T * V + (4 * T * V if e != 4 else 0) + 8 * T
+    peak += 8 * b * (s + 1) if b > 1 else 0
+    peak += 8 * T + e * T * h
+    if x["eager"]:
+        peak += L * 2 * e * T * k * d
+    elif not x["gin0"] and not (x["tg"] & set(QKV)):
+        peak += 2 * e * T * k * d
+    if x["amp"] and not x["gin0"]:
+        # autocast's weight-cast cache keeps the bf16 lora_A weight copies alive until the autocast
+        # region ends, including those of layer 0's adapters whose input had no grad (not saved)
+        first = QKV if x["tg"] & set(QKV) else MLP_IN
+        peak += amp_weight_casts(x, True, first) - amp_weight_casts(x, False, first)
+    return peak
+
+
+def pred_trainable_bytes(c):
+    """LoRA parameters: each adapted Linear(n_in, n_out) gets A (r x n_in) and B (n_out x r) in the
+    adapter dtype."""
+    x = ldims(c)
+    shapes = proj_shapes(x)
+    return x["L"] * sum(x["ea"] * x["r"] * sum(shapes[m]) for m in x["tg"])
+
+
 def total(bd):
     return bd["embedding"] + sum(bd["per_layer"]) + bd["final_norm"] + bd["lm_head_and_loss"] + bd["other"]
 
@@ -298,7 +370,8 @@ def main():
         mt = c["saved_bytes_total"]
         key = (c["architecture"], c["dtype"], c["attn_implementation"], c["checkpointing"], c["lora"]["targets"],
                "drop" if c["lora"]["lora_dropout"] else "", "fp32A" if c["adapter_dtype"] == "float32" else "",
-               "inreq" if c["enable_input_require_grads_called"] else "")
+               "inreq" if c["enable_input_require_grads_called"] else "",
+               "amp" if c.get("autocast_forward") else "")
         gr = groups.setdefault(key, dict(n=0, total=0.0, comp=0.0, alive=0.0, rules=0.0))
         gr["n"] += 1
         for name, pred in (("delta", pred_delta(c)), ("rules", pred_rules(c))):
@@ -317,16 +390,30 @@ def main():
             if pt != mt or comp:
                 bad += 1
                 print(f"MISMATCH {name} {c['case_id']}: pred {pt} meas {mt}  pred {pred} meas {meas}")
+        if c["checkpointing"] == "off":
+            pk = pred_forward_peak(c)
+            gr["peak"] = max(gr.get("peak", 0), abs(pk - c["forward_peak_bytes"]))
+            if pk != c["forward_peak_bytes"]:
+                bad += 1
+                print(f"MISMATCH peak {c['case_id']}: pred {pk} meas {c['forward_peak_bytes']} "
+                      f"diff {c['forward_peak_bytes'] - pk}")
+        if pred_trainable_bytes(c) != c["trainable_param_bytes"] or c["lora_grad_bytes"] != c["trainable_param_bytes"]:
+            bad += 1
+            print(f"MISMATCH trainable {c['case_id']}: pred {pred_trainable_bytes(c)} meas {c['trainable_param_bytes']}")
         al = pred_alive(c, mt)
         gr["alive"] = max(gr["alive"], abs(al - c["alive_after_forward_bytes"]))
         if al != c["alive_after_forward_bytes"]:
             bad += 1
             print(f"MISMATCH alive {c['case_id']}: pred {al} meas {c['alive_after_forward_bytes']} "
                   f"diff {c['alive_after_forward_bytes'] - al}")
-    print(f"{'group':95s} {'n':>3s} {'tot_rel':>8s} {'comp_B':>6s} {'rules':>6s} {'alive_B':>7s}")
+    print("columns: n cases; max relative error of the total (delta formula); max absolute error (bytes) of\n"
+          "any breakdown component (delta formula); max relative+absolute error of the op-by-op rules;\n"
+          "max absolute error (bytes) of alive-after-forward and (no checkpointing) of the forward peak")
+    print(f"{'group':72s} {'n':>3s} {'tot_rel':>7s} {'comp_B':>6s} {'rules':>5s} {'alive_B':>7s} {'peak_B':>6s}")
     for key, gr in sorted(groups.items()):
-        print(f"{'|'.join(k for k in key if k):95s} {gr['n']:3d} {gr['total']:8.2g} {gr['comp']:6.0f} "
-              f"{gr['rules']:6.2g} {gr['alive']:7.0f}")
+        pk = f"{gr['peak']:6.0f}" if "peak" in gr else f"{'-':>6s}"
+        print(f"{'|'.join(str(k) for k in key if k):72s} {gr['n']:3d} {gr['total']:7.2g} {gr['comp']:6.0f} "
+              f"{gr['rules']:5.2g} {gr['alive']:7.0f} {pk}")
     print(f"{len(cases)} cases, {len(errs)} errored, {bad} mismatches")
     for c in errs:
         print("ERROR", c["case_id"], c["error"])

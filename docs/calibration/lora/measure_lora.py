@@ -9,6 +9,7 @@ wrapped with PEFT LoRA (frozen base weights, trainable lora_A / lora_B):
     model = get_peft_model(model, LoraConfig(r=r, lora_alpha=2r, lora_dropout=p, target_modules=[...]),
                            autocast_adapter_dtype=True|False)   # True is PEFT's default
     model.train(); loss = model(input_ids=ids, labels=ids).loss
+    [the forward inside torch.autocast("cpu", dtype=torch.bfloat16) for the "amp=bf16" cases]
 
 Versions this was written against and run with (recorded again in the JSON "meta"):
     Python 3.11.7, torch 2.15.0+cu132 (run on CPU only), transformers 5.24.0, peft 0.21.2
@@ -18,7 +19,7 @@ for the model configs and the profiler helpers):
     /work/venv-calib/bin/pip install peft
     /work/venv-calib/bin/python measure_lora.py --out lora_measurements.json
 Options: --only SUBSTRING (run only case ids containing it), --threads N (default 1).
-About 4 minutes on one core.  check_lora_formulas.py (plain python3) holds the formulas and checks
+About 5 minutes on one core (555 cases).  check_lora_formulas.py (plain python3) holds the formulas and checks
 every case; findings.md is the write-up.
 
 Deterministic: tiny random-weight models from fixed configs with fixed seeds (torch.manual_seed(0)
@@ -162,7 +163,8 @@ def run_lora(c):
         M.mark("start")
         input_ids = torch.randint(3, cfg.vocab_size, (b, s), generator=g)
         labels = input_ids.clone()
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        amp = torch.autocast("cpu", dtype=torch.bfloat16) if c.get("amp") else torch.autocast("cpu", enabled=False)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), amp:
             out = model(input_ids=input_ids, labels=labels)
         recording[0] = False
         scope.active = False
@@ -241,9 +243,9 @@ SMALL_BS = [(2, 64), (1, 77)]
 def grid():
     cases = []
 
-    def C(arch, dtype, attn, b, s, targets, r, gc="off", dropout=0.0, autocast=True, inreq=False):
+    def C(arch, dtype, attn, b, s, targets, r, gc="off", dropout=0.0, autocast=True, inreq=False, amp=False):
         cases.append(dict(arch=arch, dtype=dtype, attn=attn, b=b, s=s, targets=targets, r=r, gc=gc,
-                          dropout=dropout, autocast=autocast, inreq=inreq))
+                          dropout=dropout, autocast=autocast, inreq=inreq, amp=amp))
 
     # A. main grid: PEFT defaults (autocast_adapter_dtype=True), no dropout, no checkpointing
     for arch, bs_list in (("llama_gqa", FULL_BS), ("llama_gqa_odd", ODD_BS)):
@@ -291,9 +293,17 @@ def grid():
                     C("mixtral", dt, attn, b, s, tg, 16)
     for gcm in ("nonreentrant", "reentrant"):
         C("mixtral", "bf16", "sdpa", 2, 64, "attn4", 16, gc=gcm)
+    # G. forward under torch.autocast("cpu", bfloat16) (what Trainer/accelerate bf16 mixed precision
+    #    does), bf16 model with PEFT's default fp32 adapters
+    for attn in ("sdpa", "eager"):
+        for tg in TARGETS:
+            for b, s in SMALL_BS:
+                C("llama_gqa", "bf16", attn, b, s, tg, 16, amp=True)
+    C("llama_gqa_odd", "bf16", "sdpa", 2, 64, "all7", 4, amp=True)
+    C("llama_gqa", "bf16", "sdpa", 2, 64, "all7", 16, amp=True, dropout=0.05)
     for c in cases:
         c["id"] = "|".join(f"{k}={c[k]}" for k in ("arch", "dtype", "attn", "gc", "b", "s", "targets", "r",
-                                                   "dropout", "autocast", "inreq"))
+                                                   "dropout", "autocast", "inreq")) + ("|amp=bf16" if c["amp"] else "")
     return cases
 
 
@@ -313,6 +323,7 @@ def main():
                     lora=dict(r=c["r"], lora_alpha=2 * c["r"], lora_dropout=c["dropout"], targets=c["targets"],
                               target_modules=TARGETS[c["targets"]], autocast_adapter_dtype=c["autocast"]),
                     enable_input_require_grads_called=c["inreq"],
+                    autocast_forward="bfloat16" if c["amp"] else None,
                     experts_implementation="grouped_mm(default)" if c["arch"] == "mixtral" else None,
                     use_cache="config default (True)")
         try:

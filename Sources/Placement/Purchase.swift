@@ -1,0 +1,385 @@
+/// A server shape that can be bought.
+public struct SKUOption: Sendable, Equatable {
+    public var id: String
+    public var gpuType: String
+    public var gpusPerServer: Int
+    public var gpuMemory: Int
+    public var hostMemory: Int
+    public var price: Int
+
+    public init(id: String, gpuType: String, gpusPerServer: Int, gpuMemory: Int, hostMemory: Int, price: Int) {
+        self.id = id
+        self.gpuType = gpuType
+        self.gpusPerServer = gpusPerServer
+        self.gpuMemory = gpuMemory
+        self.hostMemory = hostMemory
+        self.price = price
+    }
+
+    /// New servers of this SKU hold `shape` alone in this many servers (nil: never).
+    public func serversNeeded(_ shape: UnitShape) -> Int? {
+        guard shape.gpuType == gpuType, shape.perGPUBytes <= gpuMemory, shape.tp <= gpusPerServer else { return nil }
+        var groupsPerServer = gpusPerServer / shape.tp
+        if shape.hostBytesPerGPU > 0 { groupsPerServer = min(groupsPerServer, hostMemory / (shape.hostBytesPerGPU * shape.tp)) }
+        guard groupsPerServer >= 1 else { return nil }
+        if shape.sameServer { return shape.groups <= groupsPerServer ? 1 : nil }
+        return (shape.groups + groupsPerServer - 1) / groupsPerServer
+    }
+
+    func server(_ n: Int) -> ServerState {
+        ServerState(
+            name: "new-\(id)-\(n)", gpuType: gpuType, gpuCount: gpusPerServer, free: Array(0..<gpusPerServer), hostFree: hostMemory,
+            gpuMemory: gpuMemory)
+    }
+}
+
+/// What to buy and where everything would run.
+public struct PurchasePlan: Sendable, Equatable {
+    /// SKU index -> servers bought.
+    public var quantities: [Int: Int]
+    public var cost: Int
+    /// The bought servers, in order (named new-<sku>-<n>), after the existing ones.
+    public var newServers: [ServerState]
+    /// Which SKU each new server is.
+    public var newServerSKU: [Int]
+    /// Placement of every unit it holds, over existing servers then `newServers`.
+    public var assignments: [Assignment]
+    /// Units no purchase from the catalog can hold.
+    public var unbuyable: [Unplaced]
+    /// Whether the cost was proved minimal by exhaustive search.
+    public var provedOptimal: Bool
+    /// A lower bound on the cost: each unit bought alone at its cheapest fractional share of a server.
+    public var lowerBound: Int
+}
+
+/// The cheapest multiset of server SKUs so that every unit fits on the existing free capacity plus
+/// the new servers, under the planner's rules (tp groups inside a server, gangs, memory, host memory).
+///
+/// Small problems (few units and SKUs) are solved exactly: purchase vectors are tried in order of
+/// cost and the first one the planner (with its exact search) can fill completely wins. Larger ones
+/// are solved greedily — largest units first, each placed on capacity already there or bought at
+/// the lowest cost for it alone — and then improved: a bought server is dropped when its units fit
+/// elsewhere, or swapped for a cheaper SKU that still holds them.
+public enum PurchasePlanner {
+    public struct Options: Sendable {
+        public var exactMaxUnits = 8
+        public var exactMaxSKUs = 5
+        public var exactMaxVectors = 20_000
+        public init() {}
+    }
+
+    public static func plan(units: [JobUnit], existing: [ServerState], skus: [SKUOption], options: Options = Options()) -> PurchasePlan {
+        // Units that no SKU and no existing server could ever hold are reported, not bought for.
+        var buyable: [Int] = []
+        var unbuyable: [Unplaced] = []
+        for (i, u) in units.enumerated() {
+            let onSKU = u.shapes.contains { s in skus.contains { $0.serversNeeded(s) != nil } }
+            let onExisting = Planner.place(units: [u], servers: existing).unplaced.isEmpty
+            if onSKU || onExisting {
+                buyable.append(i)
+            } else {
+                unbuyable.append(Unplaced(unit: i, reason: unbuyableReason(u, skus)))
+            }
+        }
+        let subUnits = buyable.map { units[$0] }
+        let relevant = skus.indices.filter { k in subUnits.contains { u in u.shapes.contains { skus[k].serversNeeded($0) != nil } } }
+        let lower = lowerBound(subUnits, skus)
+        var plan: PurchasePlan?
+        if subUnits.count <= options.exactMaxUnits && relevant.count <= options.exactMaxSKUs {
+            plan = exact(subUnits, existing, skus, relevant, options)
+        }
+        var result = plan ?? greedy(subUnits, existing, skus)
+        // Map unit indices back.
+        result.assignments = result.assignments.map { var a = $0; a.unit = buyable[a.unit]; return a }
+        result.unbuyable = result.unbuyable.map { var u = $0; u.unit = buyable[u.unit]; return u } + unbuyable
+        result.lowerBound = lower
+        return result
+    }
+
+    static func unbuyableReason(_ u: JobUnit, _ skus: [SKUOption]) -> String {
+        if let r = u.noShapeReason, u.shapes.isEmpty { return r }
+        guard let s = u.shapes.first else { return "no GPU type can hold it" }
+        let sameType = skus.filter { $0.gpuType == s.gpuType }
+        if sameType.isEmpty { return "no server SKU in the catalog has \(s.gpuType) GPUs; add one with `plan skus add`" }
+        let biggest = sameType.map(\.gpusPerServer).max() ?? 0
+        if s.tp > biggest || (s.sameServer && s.gpus > biggest) {
+            return "needs \(s.sameServer ? s.gpus : s.tp) \(s.gpuType) GPUs in one server; the largest SKU has \(biggest)"
+        }
+        return "no server SKU can hold it (GPU memory or host memory for offload too small)"
+    }
+
+    /// Each unit at its cheapest share of a server: price x GPUs / GPUs per server (host memory and
+    /// server walls ignored, existing capacity counted as free only for what it can hold outright).
+    static func lowerBound(_ units: [JobUnit], _ skus: [SKUOption]) -> Int {
+        var total = 0.0
+        for u in units {
+            var best = Double.infinity
+            for s in u.shapes {
+                for k in skus where k.serversNeeded(s) != nil {
+                    best = min(best, Double(k.price) * Double(s.gpus) / Double(k.gpusPerServer))
+                }
+            }
+            if best.isFinite { total += best }
+        }
+        return Int(total.rounded(.down))
+    }
+
+    static func evaluate(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ vector: [(Int, Int)]) -> PurchasePlan? {
+        var servers = existing
+        var newServers: [ServerState] = []
+        var newSKU: [Int] = []
+        for (k, n) in vector where n > 0 {
+            for i in 0..<n {
+                let s = skus[k].server(i + 1)
+                newServers.append(s)
+                newSKU.append(k)
+            }
+        }
+        servers += newServers
+        var opts = Planner.Options()
+        opts.exactMaxServers = 24
+        let out = Planner.place(units: units, servers: servers, options: opts)
+        guard out.unplaced.isEmpty else { return nil }
+        let cost = vector.reduce(0) { $0 + skus[$1.0].price * $1.1 }
+        var q: [Int: Int] = [:]
+        for (k, n) in vector where n > 0 { q[k] = n }
+        return PurchasePlan(
+            quantities: q, cost: cost, newServers: newServers, newServerSKU: newSKU, assignments: out.assignments, unbuyable: [],
+            provedOptimal: false, lowerBound: 0)
+    }
+
+    /// Tries purchase vectors in order of cost; the first that the planner fills completely is optimal.
+    static func exact(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ relevant: [Int], _ options: Options) -> PurchasePlan? {
+        // Enough of one SKU to hold every unit alone bounds its count.
+        let caps = relevant.map { k in
+            units.reduce(0) { acc, u in acc + (u.shapes.compactMap { skus[k].serversNeeded($0) }.min() ?? 0) }
+        }
+        var vectors: [[Int]] = [[]]
+        for c in caps {
+            vectors = vectors.flatMap { v in (0...c).map { v + [$0] } }
+            if vectors.count > options.exactMaxVectors { return nil }
+        }
+        func cost(_ v: [Int]) -> Int { zip(relevant, v).reduce(0) { $0 + skus[$1.0].price * $1.1 } }
+        let keyed = vectors.map { (cost($0), $0.reduce(0, +), $0) }.sorted {
+            ($0.0, $0.1) != ($1.0, $1.1) ? ($0.0, $0.1) < ($1.0, $1.1) : $0.2.lexicographicallyPrecedes($1.2)
+        }
+        for (_, _, v) in keyed {
+            if var p = evaluate(units, existing, skus, Array(zip(relevant, v))) {
+                p.provedOptimal = true
+                return p
+            }
+        }
+        return nil
+    }
+
+    /// Mutable state of the greedy purchase: the pool (existing servers, then bought ones), which
+    /// SKU each bought server is, which are still bought, and each unit's assignment.
+    struct BuyState {
+        var pool: Pool
+        let existingCount: Int
+        var sku: [Int] = []  // per bought server
+        var alive: [Bool] = []  // per bought server
+        var assignment: [Int: Assignment] = [:]  // unit -> where
+        var unitsOn: [Int: Set<Int>] = [:]  // server -> units
+
+        mutating func buy(_ k: Int, _ option: SKUOption) -> Int {
+            sku.append(k)
+            alive.append(true)
+            pool.add(option.server(sku.count))
+            return pool.servers.count - 1
+        }
+
+        mutating func record(_ a: Assignment) {
+            assignment[a.unit] = a
+            for al in a.allocations { unitsOn[al.server, default: []].insert(a.unit) }
+        }
+
+        mutating func release(_ unit: Int) -> Assignment? {
+            guard let a = assignment.removeValue(forKey: unit) else { return nil }
+            for al in a.allocations {
+                pool.give(al.server, gpus: al.gpus, hostPerGPU: a.shape.hostBytesPerGPU)
+                unitsOn[al.server]?.remove(unit)
+            }
+            return a
+        }
+
+        mutating func restore(_ a: Assignment) {
+            for al in a.allocations { pool.take(al.server, gpus: al.gpus, hostPerGPU: a.shape.hostBytesPerGPU) }
+            record(a)
+        }
+
+        /// Takes a server out of use (its GPUs cannot be placed on); returns its free list to restore.
+        mutating func disable(_ server: Int) -> ([Int], Int) {
+            let saved = (pool.servers[server].free, pool.servers[server].hostFree)
+            pool.servers[server].free = []
+            pool.servers[server].hostFree = 0
+            return saved
+        }
+
+        mutating func enable(_ server: Int, _ saved: ([Int], Int)) {
+            pool.servers[server].free = saved.0
+            pool.servers[server].hostFree = saved.1
+            pool.buckets[pool.servers[server].gpuType]![saved.0.count].push(server)
+        }
+
+        mutating func place(_ unit: Int, _ u: JobUnit) -> Bool {
+            for shape in u.shapes {
+                if let allocs = pool.place(shape) {
+                    record(Assignment(unit: unit, shape: shape, allocations: allocs))
+                    return true
+                }
+            }
+            return false
+        }
+    }
+
+    static func greedy(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption]) -> PurchasePlan {
+        // Place what fits on existing capacity first, keeping those placements.
+        let first = Planner.place(units: units, servers: existing)
+        var st = BuyState(pool: Pool(existing), existingCount: existing.count)
+        for a in first.assignments { st.restore(a) }
+        var rest = first.unplaced.map(\.unit)
+        // Largest first (by smallest GPU need), higher priority first among equals.
+        rest.sort {
+            let a = units[$0].shapes.map(\.gpus).min() ?? 0
+            let b = units[$1].shapes.map(\.gpus).min() ?? 0
+            return (a, units[$0].priority, -$0) > (b, units[$1].priority, -$1)
+        }
+        var unbuyable: [Unplaced] = []
+        for u in rest {
+            if st.place(u, units[u]) { continue }
+            // Buy for this unit alone at the lowest cost, least waste.
+            var best: (cost: Int, waste: Int, k: Int, m: Int)?
+            for shape in units[u].shapes {
+                for (k, sku) in skus.enumerated() {
+                    guard let m = sku.serversNeeded(shape) else { continue }
+                    let c = (m * sku.price, m * sku.gpusPerServer - shape.gpus, k, m)
+                    if best == nil || (c.0, c.1, c.2) < (best!.cost, best!.waste, best!.k) { best = c }
+                }
+            }
+            guard let b = best else {
+                unbuyable.append(Unplaced(unit: u, reason: unbuyableReason(units[u], skus)))
+                continue
+            }
+            for _ in 0..<b.m { _ = st.buy(b.k, skus[b.k]) }
+            if !st.place(u, units[u]) { unbuyable.append(Unplaced(unit: u, reason: unbuyableReason(units[u], skus))) }
+        }
+        improve(units, skus, &st)
+        return assemble(st, skus, unbuyable)
+    }
+
+    /// Local search: drop a bought server whose units fit elsewhere, or swap it for a cheaper SKU
+    /// that (with the spare room elsewhere) still holds them. Partly used, expensive servers first;
+    /// a fixed budget of attempts bounds the time.
+    static func improve(_ units: [JobUnit], _ skus: [SKUOption], _ st: inout BuyState, budget: Int = 20_000) {
+        var attempts = 0
+        var improved = true
+        while improved && attempts < budget {
+            improved = false
+            let bought = st.sku.indices.filter { st.alive[$0] }
+            func used(_ b: Int) -> Int {
+                let s = st.existingCount + b
+                return st.pool.servers[s].gpuCount - st.pool.servers[s].free.count
+            }
+            let order = bought.sorted {
+                (Double(used($0)) / Double(skus[st.sku[$0]].gpusPerServer), -skus[st.sku[$0]].price, $0)
+                    < (Double(used($1)) / Double(skus[st.sku[$1]].gpusPerServer), -skus[st.sku[$1]].price, $1)
+            }
+            for b in order {
+                let server = st.existingCount + b
+                let touching = (st.unitsOn[server] ?? []).sorted()
+                let types = Set(touching.flatMap { units[$0].shapes.map(\.gpuType) })
+                let cheaper = skus.indices.filter { skus[$0].price < skus[st.sku[b]].price && types.contains(skus[$0].gpuType) }
+                    .sorted { (skus[$0].price, $0) < (skus[$1].price, $1) }
+                for replacement in [nil] + cheaper.map(Optional.some) {
+                    attempts += 1
+                    if tryReplace(units, skus, &st, bought: b, with: replacement, touching: touching) {
+                        improved = true
+                        break
+                    }
+                    if attempts >= budget { return }
+                }
+            }
+        }
+    }
+
+    /// Replaces bought server `b` by `replacement` (or nothing) if its units then still fit.
+    static func tryReplace(
+        _ units: [JobUnit], _ skus: [SKUOption], _ st: inout BuyState, bought b: Int, with replacement: Int?, touching: [Int]
+    ) -> Bool {
+        let server = st.existingCount + b
+        let old = touching.compactMap { st.release($0) }
+        let saved = st.disable(server)
+        var added: Int?
+        if let r = replacement { added = st.buy(r, skus[r]) }
+        var placed: [Int] = []
+        var ok = true
+        for u in touching {
+            if st.place(u, units[u]) { placed.append(u) } else {
+                ok = false
+                break
+            }
+        }
+        if ok {
+            st.alive[b] = false
+            return true
+        }
+        for u in placed { _ = st.release(u) }
+        if let a = added {
+            _ = st.disable(a)
+            st.alive[a - st.existingCount] = false
+        }
+        st.enable(server, saved)
+        for a in old { st.restore(a) }
+        return false
+    }
+
+    /// The final plan: bought servers still in use, renumbered after the existing ones.
+    static func assemble(_ st: BuyState, _ skus: [SKUOption], _ unbuyable: [Unplaced]) -> PurchasePlan {
+        var renumber: [Int: Int] = [:]
+        var newSKU: [Int] = []
+        var newServers: [ServerState] = []
+        var counters: [Int: Int] = [:]
+        for b in st.sku.indices where st.alive[b] {
+            let k = st.sku[b]
+            counters[k, default: 0] += 1
+            renumber[st.existingCount + b] = st.existingCount + newServers.count
+            newServers.append(skus[k].server(counters[k]!))
+            newSKU.append(k)
+        }
+        let assignments = st.assignment.keys.sorted().map { u -> Assignment in
+            var a = st.assignment[u]!
+            a.allocations = a.allocations.map { al in
+                var x = al
+                if x.server >= st.existingCount { x.server = renumber[x.server]! }
+                return x
+            }.sorted { $0.server < $1.server }
+            return a
+        }
+        var q: [Int: Int] = [:]
+        for k in newSKU { q[k, default: 0] += 1 }
+        return PurchasePlan(
+            quantities: q, cost: newSKU.reduce(0) { $0 + skus[$1].price }, newServers: newServers, newServerSKU: newSKU,
+            assignments: assignments, unbuyable: unbuyable, provedOptimal: false, lowerBound: 0)
+    }
+}
+
+extension Pool {
+    /// Takes exactly these GPU indices of a server (replaying an earlier placement).
+    mutating func take(_ server: Int, gpus: [Int], hostPerGPU: Int) {
+        let taken = Set(gpus)
+        servers[server].free.removeAll { taken.contains($0) }
+        servers[server].hostFree -= hostPerGPU * gpus.count
+        buckets[servers[server].gpuType]![servers[server].free.count].push(server)
+    }
+
+    /// Adds a server (a purchase) to the pool.
+    mutating func add(_ s: ServerState) {
+        servers.append(s)
+        let i = servers.count - 1
+        var b = buckets[s.gpuType] ?? []
+        while b.count <= s.gpuCount { b.append(IndexHeap()) }
+        b[s.free.count].push(i)
+        buckets[s.gpuType] = b
+    }
+}
