@@ -46,6 +46,8 @@ let package = Package(
             dependencies: ["Inventory", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "Inventory", "PlanModel", "TestSupport"]),
         // Runs the built `plan` binary as a user would.
-        .testTarget(name: "EndToEndTests", dependencies: ["plan", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["plan", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

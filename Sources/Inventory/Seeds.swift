@@ -54,9 +54,11 @@ struct SeedFiles {
             guard let data = FileManager.default.contents(atPath: url.path) else {
                 throw StoreError("cannot read the catalog seed '\(url.path)'; reinstall plan or set PLAN_RESOURCES")
             }
-            for b in data {
-                h ^= UInt64(b)
-                h = h &* 0x100_0000_01b3
+            data.withUnsafeBytes { raw in
+                for b in raw.bindMemory(to: UInt8.self) {
+                    h ^= UInt64(b)
+                    h = h &* 0x100_0000_01b3
+                }
             }
             datas.append(data)
         }

@@ -71,6 +71,24 @@ public enum Estimator {
         guard w.seq >= 1, w.seq <= 100_000_000 else {
             throw EstimateError("invalid --seq \(w.seq); expected a whole number of tokens from 1 to 100000000")
         }
+        guard w.microBatches >= 1, w.microBatches <= 100_000 else {
+            throw EstimateError("invalid --micro-batches \(w.microBatches); expected 1 to 100000")
+        }
+        // Refuse sizes whose bytes would not fit in 63 bits before computing anything.
+        let b = Double(w.batch)
+        let s = Double(w.seq)
+        let t = b * s
+        let largest = [
+            b * Double(a.heads) * s * s * 16,
+            t * Double(a.vocabSize) * 16,
+            t * Double(a.hiddenSize) * 64 * Double(a.layers),
+            t * Double(a.intermediateSize) * 16 * Double(a.experts) * Double(a.layers),
+            2 * Double(a.layers) * Double(a.kvHeads * a.headDim) * 4 * t,
+        ].max()!
+        guard largest < 4e18 else {
+            throw EstimateError(
+                "--batch \(w.batch) x --seq \(w.seq) is too large for this model: the memory would exceed 4 exabytes; reduce --batch or --seq")
+        }
         let divisors = (1...a.heads).filter { a.heads % $0 == 0 && $0 <= 1024 }
         guard split.tp >= 1, a.heads % split.tp == 0 else {
             throw EstimateError(

@@ -193,6 +193,16 @@ extension ModelArchitecture {
             dropout = try r.double(["attention_dropout"]) ?? 0
         }
 
+        // Absurd sizes are refused before any arithmetic can overflow: 10^14 parameters is 200x the
+        // largest published dense model.
+        let roughParams =
+            Double(layers) * (4 * Double(hidden) * Double(heads * headDim) + 3 * Double(hidden) * Double(inter) * Double(experts))
+            + 2 * Double(vocab) * Double(hidden)
+        guard roughParams <= 1e14 else {
+            throw ConfigError(
+                "\(origin): the configuration describes about \(String(format: "%.1e", roughParams)) parameters; "
+                    + "plan handles models up to 10^14 parameters (check num_hidden_layers, hidden_size and vocab_size)")
+        }
         let attentionBias = try r.bool("attention_bias") ?? false
         let mlpBias = try r.bool("mlp_bias") ?? false
         let finalSoftcap = try r.double(["final_logit_softcapping"])

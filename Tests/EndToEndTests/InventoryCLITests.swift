@@ -29,7 +29,7 @@ struct Fleet {
         let dumpBefore = try dumpDatabase(db)
         let bytesBefore = fileBytes(db)
         let r = plan(args)
-        #expect(r.status != 0, "\(args) should fail", sourceLocation: sourceLocation)
+        #expect(r.status != 0 && !r.signaled, "\(args) should fail cleanly", sourceLocation: sourceLocation)
         let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
         #expect(lines.count == 1, "stderr should be one line: \(r.stderr)", sourceLocation: sourceLocation)
         #expect(r.stderr.hasPrefix("error: "), "stderr: \(r.stderr)", sourceLocation: sourceLocation)

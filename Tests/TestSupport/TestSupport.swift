@@ -31,6 +31,8 @@ public struct RunResult {
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// Whether the process died from a signal (a trap, a crash or a kill) rather than exiting.
+    public var signaled: Bool = false
 }
 
 /// The `plan` executable built next to this test bundle.
@@ -88,7 +90,7 @@ public func runPlan(_ args: [String], env: [String: String] = [:], cwd: String? 
     p.waitUntilExit()
     return RunResult(
         status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
+        stderr: String(decoding: errData, as: UTF8.self), signaled: p.terminationReason == .uncaughtSignal)
 }
 
 /// The bytes of a file (empty when missing).

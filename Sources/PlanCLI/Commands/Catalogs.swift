@@ -150,7 +150,7 @@ struct SKUAdd: PlanCommand {
     @Option(help: "GPU type id or alias (see `plan gpus`).") var gpu: String
     @Option(name: .customLong("gpus"), parsing: .unconditional, help: "GPUs per server.") var gpus: Int
     @Option(help: "Price of one server in whole USD.") var price: Int
-    @Option(name: .customLong("host-memory"), help: "Host memory, e.g. 1TiB.") var hostMemory: String = "512GiB"
+    @Option(name: .customLong("host-memory"), parsing: .unconditional, help: "Host memory, e.g. 1TiB.") var hostMemory: String = "512GiB"
     @Option(help: "CPU cores.") var cpuCores: Int = 0
     @Option(help: "Display name.") var name: String?
     @OptionGroup var output: FormatOptions

@@ -112,7 +112,7 @@ struct AddServer: PlanCommand {
     @Argument(help: "Server name (with --count: the prefix of NAME-1 ... NAME-K).") var name: String
     @Option(help: "GPU type id or alias (see `plan gpus`).") var gpu: String
     @Option(parsing: .unconditional, help: "GPUs in the server (1 to 1024).") var gpus: Int
-    @Option(name: .customLong("host-memory"), help: "Host (CPU) memory, e.g. 2TiB or 512GB.") var hostMemory: String?
+    @Option(name: .customLong("host-memory"), parsing: .unconditional, help: "Host (CPU) memory, e.g. 2TiB or 512GB.") var hostMemory: String?
     @Option(help: "Site or data-center label.") var site: String = ""
     @Option(help: "Rack label.") var rack: String = ""
     @Option(parsing: .unconditional, help: "Add K identical servers named NAME-1 ... NAME-K (1 to 100000).") var count: Int?
@@ -121,6 +121,9 @@ struct AddServer: PlanCommand {
     func validate() throws {
         try Args.count(gpus, flag: "--gpus", range: 1...1024)
         if let c = count { try Args.count(c, flag: "--count", range: 1...100_000) }
+        if (count ?? 1) * gpus > 2_000_000 {
+            throw ValidationError("--count \(count ?? 1) x --gpus \(gpus) adds more than 2,000,000 GPUs at once; use several commands")
+        }
         if name.isEmpty { throw PlanError.usage("the server name is empty; give a name such as 'gpu-node-1'") }
     }
 

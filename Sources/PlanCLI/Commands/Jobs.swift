@@ -35,7 +35,7 @@ struct JobAdd: PlanCommand {
     @Option(parsing: .unconditional, help: "Independent serving copies (inference).") var replicas: Int = 1
     @Option(parsing: .unconditional, help: "Higher places first (default 0).") var priority: Int = 0
     @Option(parsing: .unconditional, help: "Pre-sized job: this many whole GPUs (gang-scheduled).") var gpus: Int?
-    @Option(name: .customLong("gpu-memory"), help: "Pre-sized job: memory each GPU must have, e.g. 40GB or 70GiB.") var gpuMemory: String?
+    @Option(name: .customLong("gpu-memory"), parsing: .unconditional, help: "Pre-sized job: memory each GPU must have, e.g. 40GB or 70GiB.") var gpuMemory: String?
     @Flag(name: .customLong("same-server"), help: "Pre-sized job: all GPUs on one server.") var sameServer = false
     @Option(name: .customLong("gpu-types"), help: "Allowed GPU types, comma-separated (default: any).") var gpuTypes: String?
     @Option(help: "Fraction of each GPU's memory to keep free (default 0.1 for model jobs, 0 for pre-sized).") var headroom: Double?
