@@ -80,6 +80,9 @@ public final class PlanStore: @unchecked Sendable {
         }
     }
 
+    /// Closes the connection; the last one out checkpoints the WAL into the database file.
+    public func close() throws { try queue.close() }
+
     /// Runs `body` in one IMMEDIATE write transaction, mapping SQLite errors to sentences.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do {

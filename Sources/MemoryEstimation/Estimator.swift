@@ -142,8 +142,22 @@ public enum Estimator {
         _ a: ModelArchitecture, _ w: Workload, _ split: ParallelSplit, gpu: GPUType? = nil,
         options: EstimateOptions = EstimateOptions()
     ) -> MemoryEstimate {
+        guard split.pp > 1 && split.pp <= a.layers else {
+            return estimate(a, w, split, stage: nil, gpu: gpu, options: options)
+        }
+        // The first stage keeps the most micro-batches in flight, the last holds the logits: report
+        // whichever needs more.
+        let first = estimate(a, w, split, stage: .first, gpu: gpu, options: options)
+        let last = estimate(a, w, split, stage: .last, gpu: gpu, options: options)
+        return last.total > first.total ? last : first
+    }
+
+    static func estimate(
+        _ a: ModelArchitecture, _ w: Workload, _ split: ParallelSplit, stage: ParamShard.Stage?, gpu: GPUType?,
+        options: EstimateOptions
+    ) -> MemoryEstimate {
         let params = ParameterCount(a)
-        let shard = ParamShard(a, tp: split.tp, pp: split.pp)
+        let shard = ParamShard(a, tp: split.tp, pp: split.pp, stage: stage)
         let e = computeBytes(w)
         var warnings: [String] = []
         var overheadParts: [String: Int] = ["cuda_context": options.cudaContextBytes]
@@ -165,7 +179,7 @@ public enum Estimator {
             let kvBytes = w.kvDType?.bytes ?? e
             kv = KVCache.bytes(
                 a, batch: w.batch, tokens: w.seq, bytesPerElement: kvBytes, tp: split.tp, pp: split.pp,
-                windowed: w.kvSlidingWindow)
+                windowed: w.kvSlidingWindow, stage: stage)
             activations = Prefill.working(
                 a, batch: w.batch, seq: w.seq, elementBytes: e, attention: w.attention, tp: split.tp, output: shard.hasOutputLayer)
         } else {
@@ -224,7 +238,7 @@ public enum Estimator {
             }
             activations = Activations.training(
                 a, shape, layerRange: layerRange, embedding: shard.hasEmbedding, output: shard.hasOutputLayer)
-            if split.pp > 1 {
+            if split.pp > 1 && shard.hasEmbedding {
                 // 1F1B: the first stage keeps min(pp, micro-batches) micro-batches in flight
                 // (Narayanan et al. 2021; Megatron theoretical_memory_usage.py).
                 let inFlight = max(1, min(split.pp, w.microBatches))
@@ -268,7 +282,8 @@ public enum Estimator {
             let reserved = Int(Double(gpu.memoryBytes) * u)
             estimate.reservedBytes = reserved
             let perToken = KVCache.bytes(
-                a, batch: 1, tokens: 1, bytesPerElement: w.kvDType?.bytes ?? e, tp: split.tp, pp: split.pp, windowed: false)
+                a, batch: 1, tokens: 1, bytesPerElement: w.kvDType?.bytes ?? e, tp: split.tp, pp: split.pp, windowed: false,
+                stage: stage)
             let free = reserved - (estimate.componentsTotal - kv)
             estimate.kvCapacityTokens = max(0, free / max(perToken, 1))
         }

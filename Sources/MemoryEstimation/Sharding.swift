@@ -25,7 +25,10 @@ public struct ParamShard: Sendable, Equatable {
 
     public var nonLinear: Int { total - linear }
 
-    public init(_ a: ModelArchitecture, tp: Int, pp: Int) {
+    /// Which pipeline stage to describe: the heavier of the first and last (nil), or one of them.
+    public enum Stage: Sendable { case first, last }
+
+    public init(_ a: ModelArchitecture, tp: Int, pp: Int, stage: Stage? = nil) {
         let tp = max(tp, 1)
         let pp = max(min(pp, a.layers), 1)
         let h = a.hiddenSize
@@ -61,7 +64,8 @@ public struct ParamShard: Sendable, Equatable {
         } else {
             let first = perStage * perLayer + embedding
             let last = max(lastLayers, 0) * perLayer + head + normSize
-            if first >= last {
+            let pickFirst = stage.map { $0 == .first } ?? (first >= last)
+            if pickFirst {
                 total = first
                 layers = perStage
                 hasOutputLayer = false
@@ -115,9 +119,9 @@ public enum WeightStorage {
 public enum KVCache {
     public static func bytes(
         _ a: ModelArchitecture, batch: Int, tokens: Int, bytesPerElement: Int, tp: Int = 1, pp: Int = 1,
-        windowed: Bool
+        windowed: Bool, stage: ParamShard.Stage? = nil
     ) -> Int {
-        let shard = ParamShard(a, tp: tp, pp: pp)
+        let shard = ParamShard(a, tp: tp, pp: pp, stage: stage)
         let kvHeads = shard.kvHeads
         // The stage's layers: the first `shard.layers` (or the last, for the output stage) — their
         // window flags decide the token counts.

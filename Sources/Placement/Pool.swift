@@ -59,61 +59,60 @@ struct Pool {
     /// GPU groups of `tp` the server can still take with `hostPerGPU` bytes of host memory each
     /// and `perGPU` bytes on each GPU.
     func capacity(_ server: Int, tp: Int, hostPerGPU: Int, perGPU: Int) -> Int {
-        let s = servers[server]
+        Self.capacity(servers[server], tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU)
+    }
+
+    static func capacity(_ s: ServerState, tp: Int, hostPerGPU: Int, perGPU: Int) -> Int {
         if perGPU > s.gpuMemory { return 0 }
         var c = s.free.count / tp
         if hostPerGPU > 0 { c = min(c, s.hostFree / (hostPerGPU * tp)) }
         return c
     }
 
+    /// The lowest-index server in bucket `f` of `type` that passes `accept`, dropping stale entries.
+    mutating func first(in f: Int, of type: String, where accept: (ServerState, Int) -> Bool) -> Int? {
+        var heap = buckets[type]![f]
+        let servers = self.servers
+        var aside: [Int] = []
+        var found: Int?
+        while let top = heap.top {
+            if servers[top].free.count != f {
+                heap.pop()
+                continue
+            }
+            if accept(servers[top], top) {
+                found = top
+                break
+            }
+            aside.append(heap.pop()!)
+        }
+        for x in aside { heap.push(x) }
+        buckets[type]![f] = heap
+        return found
+    }
+
     /// The server of `type` with the fewest free GPUs that still holds `groups` groups of `tp`
     /// (best fit: fill partly used servers, keep whole ones free), lowest index on ties.
     mutating func bestFit(type: String, groups: Int, tp: Int, hostPerGPU: Int, perGPU: Int, excluding: Set<Int> = []) -> Int? {
-        guard var b = buckets[type] else { return nil }
-        defer { buckets[type] = b }
+        guard let count = buckets[type]?.count else { return nil }
         let need = groups * tp
-        guard need < b.count else { return nil }
-        for f in need..<b.count {
-            var aside: [Int] = []
-            var found: Int?
-            while let top = b[f].top {
-                if !isValid(top, f) {
-                    b[f].pop()
-                    continue
-                }
-                if !excluding.contains(top) && capacity(top, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU) >= groups {
-                    found = top
-                    break
-                }
-                aside.append(b[f].pop()!)
+        guard need < count else { return nil }
+        for f in need..<count {
+            if let s = first(in: f, of: type, where: { s, i in !excluding.contains(i) && Self.capacity(s, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU) >= groups }) {
+                return s
             }
-            for x in aside { b[f].push(x) }
-            if let found { return found }
         }
         return nil
     }
 
     /// The server of `type` with the most free GPUs (at least `tp`), lowest index on ties.
     mutating func largest(type: String, tp: Int, hostPerGPU: Int, perGPU: Int, excluding: Set<Int>) -> Int? {
-        guard var b = buckets[type] else { return nil }
-        defer { buckets[type] = b }
-        var f = b.count - 1
+        guard let count = buckets[type]?.count else { return nil }
+        var f = count - 1
         while f >= tp {
-            var aside: [Int] = []
-            var found: Int?
-            while let top = b[f].top {
-                if !isValid(top, f) {
-                    b[f].pop()
-                    continue
-                }
-                if !excluding.contains(top) && capacity(top, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU) >= 1 {
-                    found = top
-                    break
-                }
-                aside.append(b[f].pop()!)
+            if let s = first(in: f, of: type, where: { s, i in !excluding.contains(i) && Self.capacity(s, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU) >= 1 }) {
+                return s
             }
-            for x in aside { b[f].push(x) }
-            if let found { return found }
             f -= 1
         }
         return nil

@@ -68,6 +68,7 @@ public struct Plan: ParsableCommand {
     public static func runAndExit() -> Never {
         let ctx = Context.process()
         let status = run(Array(CommandLine.arguments.dropFirst()), context: ctx)
+        ctx.close()
         ctx.out.flush()
         ctx.err.flush()
         Foundation.exit(status)

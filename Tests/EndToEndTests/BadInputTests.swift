@@ -140,23 +140,21 @@ import TestSupport
         // An unwritable file: immutable where the filesystem allows it.
         let locked = dir.path("locked.sqlite")
         #expect(runPlan(["--db", locked, "init"]).status == 0)
-        let chattr = Process()
-        chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
-        chattr.arguments = ["+i", locked]
-        chattr.standardError = FileHandle.nullDevice
-        if (try? chattr.run()) != nil {
-            chattr.waitUntilExit()
-            if chattr.terminationStatus == 0 {
-                let lockedBytes = fileBytes(locked)
-                let w = runPlan(["--db", locked, "add-server", "x", "--gpu", "l4", "--gpus", "1"])
-                #expect(w.status == 1 && w.stderr.contains("read-only"), "\(w.stderr)")
-                #expect(fileBytes(locked) == lockedBytes)
-                let undo = Process()
-                undo.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
-                undo.arguments = ["-i", locked]
-                try undo.run()
-                undo.waitUntilExit()
-            }
+        func chattr(_ flag: String) -> Bool {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+            p.arguments = [flag, locked]
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { return false }
+            p.waitUntilExit()
+            return p.terminationStatus == 0
+        }
+        if chattr("+i") {
+            let lockedBytes = fileBytes(locked)
+            let w = runPlan(["--db", locked, "add-server", "x", "--gpu", "l4", "--gpus", "1"])
+            #expect(w.status == 1 && w.stderr.contains("read-only"), "\(w.stderr)")
+            #expect(fileBytes(locked) == lockedBytes)
+            _ = chattr("-i")
         }
         // A missing folder and a file that is not SQLite (also covered in InventoryCLITests).
         let missing = runPlan(["--db", dir.path("no/such/folder/plan.sqlite"), "init"])

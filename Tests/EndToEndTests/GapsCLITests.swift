@@ -3,10 +3,6 @@ import Testing
 import TestSupport
 
 @Suite struct GapsCLITests {
-    func ok(_ r: RunResult, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(r.status == 0, "exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
-    }
-
     /// The example of docs/placement.md: a calculator buys per GPU type; plan gaps shares a server.
     @Test func perTypeArithmeticBuysMoreThanGaps() throws {
         let f = Fleet()
@@ -37,7 +33,7 @@ import TestSupport
         ok(f.plan("job", "add", "llama3-70b-ft", "--model", "llama-3-70b", "--mode", "train", "--checkpointing", "--gpu-types", "h100-sxm-80gb,h200-141gb"))
         ok(f.plan("job", "add", "serve", "--model", "llama-3-8b", "--mode", "infer", "--replicas", "5"))
         let out = f.dir.path("gaps.csv")
-        let r = f.plan("gaps", "--format", "csv", "--output-file", out)
+        let r = f.plan("gaps", "--format", "csv", "--output", out)
         ok(r)
         let text = String(decoding: fileBytes(out), as: UTF8.self)
         #expect(text == f.plan("gaps", "--format", "csv").stdout)
@@ -107,7 +103,7 @@ import TestSupport
         let unbuyable = try #require(j["unbuyable"] as? [[String: Any]])
         #expect(unbuyable.first?["job"] as? String == "wide")
         #expect((unbuyable.first?["reason"] as? String)?.isEmpty == false)
-        try f.expectRejected(["gaps", "--output-file", "/proc/nope/gaps.csv", "--format", "csv"], mentioning: "/proc/nope/gaps.csv")
+        try f.expectRejected(["gaps", "--output", "/proc/nope/gaps.csv", "--format", "csv"], mentioning: "/proc/nope/gaps.csv")
     }
 
     @Test func nothingToBuyWhenEverythingFits() throws {

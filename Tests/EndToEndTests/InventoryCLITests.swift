@@ -22,7 +22,14 @@ struct Fleet {
     func plan(_ args: String...) -> RunResult { runPlan(["--db", db] + args) }
     @discardableResult
     func plan(_ args: [String]) -> RunResult { runPlan(["--db", db] + args) }
+}
 
+/// Expects a successful run, showing stderr when not.
+func ok(_ r: RunResult, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(r.status == 0, "exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
+}
+
+extension Fleet {
     /// Expects a clean failure: non-zero, exactly one stderr line starting with "error:", and the
     /// database unchanged (logical dump and file bytes).
     func expectRejected(_ args: [String], mentioning needle: String, sourceLocation: SourceLocation = #_sourceLocation) throws {

@@ -3,10 +3,6 @@ import Testing
 import TestSupport
 
 @Suite struct PlacementCLITests {
-    func ok(_ r: RunResult, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(r.status == 0, "exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
-    }
-
     @Test func placeFollowsTheContractAndServersShowWhatEachGPUHolds() throws {
         let f = Fleet()
         defer { f.dir.cleanup() }

@@ -16,7 +16,7 @@ struct Gaps: PlanCommand {
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOptions
-    @Option(help: "Write the report to this file instead of standard output.") var outputFile: String?
+    @Option(name: .customLong("output"), help: "Write the report to this file instead of standard output.") var outputFile: String?
     @Flag(name: .customLong("what-if"), help: "Also show where every job would run after the purchase (nothing is written).")
     var whatIf = false
 
@@ -34,7 +34,7 @@ struct Gaps: PlanCommand {
             do {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
-                throw PlanError("cannot write '\(path)': \((error as NSError).localizedDescription); give a writable path for --output-file")
+                throw PlanError("cannot write '\(path)': \((error as NSError).localizedDescription); give a writable path for --output")
             }
             if output.format == .table { ctx.out.line("wrote the purchase gap to \(path)") }
         } else {

@@ -28,7 +28,7 @@ struct JobAdd: PlanCommand {
     @Argument(help: "Job name.") var name: String
     @Option(help: "Catalog id, alias, or a config.json path or folder (sized by the estimator).") var model: String?
     @OptionGroup var workloadOptions: WorkloadOptions
-    @Option(help: "ddp, zero1, zero2, zero3 or fsdp (default: the planner chooses).") var strategy: Strategy?
+    @Option(help: "auto (the planner chooses; default), ddp, zero1, zero2, zero3 or fsdp.") var strategy: StrategyChoice = .auto
     @Option(parsing: .unconditional, help: "Fixed tensor-parallel degree.") var tp: Int?
     @Option(parsing: .unconditional, help: "Fixed pipeline-parallel stages.") var pp: Int?
     @Option(help: "CPU offload for training: optimizer or params.") var offload: Offload = .none
@@ -66,7 +66,7 @@ struct JobAdd: PlanCommand {
         j.sameServer = sameServer
         j.gpuTypes = gpuTypes.map(JobInput.list) ?? []
         j.headroom = headroom
-        j.strategy = strategy
+        j.strategy = strategy.strategy
         j.tp = tp
         j.pp = pp
         return j
@@ -87,6 +87,12 @@ struct JobAdd: PlanCommand {
             ctx.out.render(rec.map(JobItem.init), output.format)
         }
     }
+}
+
+/// `--strategy` for jobs: a fixed strategy, or `auto`.
+enum StrategyChoice: String, CaseIterable, ExpressibleByArgument {
+    case auto, ddp, zero1, zero2, zero3, fsdp
+    var strategy: Strategy? { Strategy(rawValue: rawValue) }
 }
 
 struct JobRemove: PlanCommand {

@@ -90,6 +90,12 @@ public final class Context: @unchecked Sendable {
         return s
     }
 
+    /// Closes the database (checkpointing the WAL into the main file) before the process exits.
+    public func close() {
+        try? openedStore?.close()
+        openedStore = nil
+    }
+
     /// Whether a database already exists where this command would look.
     public var databaseExists: Bool { FileManager.default.fileExists(atPath: databasePath) }
 }

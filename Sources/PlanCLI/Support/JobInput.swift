@@ -98,7 +98,7 @@ struct JobInput {
             guard let x = Double(h), x >= 0, x < 1 else { throw fail("headroom", h, "a fraction from 0 to 0.99") }
             headroom = x
         }
-        strategy = try choice("strategy", Strategy.self)
+        strategy = try choice("strategy", StrategyChoice.self)?.strategy
         tp = try int("tp", 1...1024)
         pp = try int("pp", 1...1024)
     }
