@@ -108,7 +108,7 @@ public struct Workload: Sendable, Equatable, Codable {
     public init(
         mode: Mode = .infer, method: TrainingMethod = .full, dtype: WeightDType = .bf16, kvDType: KVDType? = nil,
         optimizer: Optimizer = .adamw, precision: Precision = .mixed, batch: Int = 1, seq: Int? = nil,
-        attention: AttentionImplementation = .flash, checkpointing: Bool = false, loraRank: Int = 16,
+        attention: AttentionImplementation = .sdpa, checkpointing: Bool = false, loraRank: Int = 16,
         loraTargets: [String] = Workload.allLinearTargets, gpuMemoryUtilization: Double? = nil,
         kvSlidingWindow: Bool = false, microBatches: Int = 1, fusedLoss: Bool = false, optimizerInBackward: Bool = false
     ) {

@@ -27,8 +27,8 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "mixed: fp32 master weights and optimizer states; pure: everything in --dtype.") var precision: Precision = .mixed
     @Option(parsing: .unconditional, help: "Micro-batch size (sequences per GPU).") var batch: Int = 1
     @Option(parsing: .unconditional, help: "Tokens per sequence (default: 2048 to train, 4096 to serve).") var seq: Int?
-    @Option(help: "Attention kernel: flash, sdpa, or eager (materialises the attention matrix).")
-    var attention: AttentionImplementation = .flash
+    @Option(help: "Attention kernel: sdpa (PyTorch scaled_dot_product_attention, transformers' default), flash (FlashAttention-2), or eager (materialises the attention matrix).")
+    var attention: AttentionImplementation = .sdpa
     @Flag(help: "Full activation recomputation (gradient checkpointing).") var checkpointing = false
     @Option(name: .customLong("lora-rank"), parsing: .unconditional, help: "LoRA rank.") var loraRank: Int = 16
     @Option(
