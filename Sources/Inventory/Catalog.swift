@@ -217,6 +217,16 @@ extension PlanStore {
             {
                 throw StoreError("a model named '\(id)' already exists; choose another --id")
             }
+            for a in aliases {
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM model_aliases WHERE alias = ?", arguments: [a]) == true
+                    || (try Bool.fetchOne(db, sql: "SELECT 1 FROM models WHERE id = ? COLLATE NOCASE", arguments: [a])) == true
+                {
+                    throw StoreError("the alias '\(a)' already names a model; choose another --alias")
+                }
+            }
+            if Set(aliases.map { $0.lowercased() }).count != aliases.count {
+                throw StoreError("an --alias is given twice; give each alias once")
+            }
             try db.execute(
                 sql: "INSERT INTO models (id, config_json, source, origin) VALUES (?, ?, ?, 'user')",
                 arguments: [id, config.encodedString(), source])

@@ -253,7 +253,9 @@ public enum Estimator {
             case 3:
                 // ZeRO-3/FSDP gather one module's 16-bit parameters and gradients at a time (DeepSpeed
                 // estimate_zero3_model_states_mem_needs: 4 x largest layer).
-                overheadParts["zero3_gather"] = 2 * e * (w.method == .full ? params.largestModule / split.tp : 0)
+                // A frozen LoRA base is gathered too, without gradients.
+                let perParam = w.method == .full ? 2 * e : (w.method == .qlora ? 1 : e)
+                overheadParts["zero3_gather"] = perParam * params.largestModule / split.tp
             default: break
             }
         }

@@ -15,24 +15,35 @@ public struct Recommendation: Sendable, Equatable {
 public enum Recommender {
     /// GPU counts tried, ascending.
     static let counts = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
-    /// (tp, pp) layouts tried; tensor parallelism stays within 8 GPUs (one server).
-    static let layouts = [(1, 1), (2, 1), (4, 1), (8, 1), (8, 2), (8, 4), (8, 8), (8, 16)]
+
+    /// (tp, pp) layouts to try: tensor parallelism over the head-count divisors up to `maxTP` (one
+    /// server), pipeline stages (2, 4, ..., 64) on top of the largest such tp; a fixed `--tp`/`--pp` is
+    /// used exactly as given.
+    static func layouts(_ a: ModelArchitecture, maxTP: Int, tp fixedTP: Int?, pp fixedPP: Int?) -> [(Int, Int)] {
+        let tps = fixedTP.map { [$0] } ?? (1...max(1, min(maxTP, a.heads))).filter { a.heads % $0 == 0 }
+        let pps = fixedPP.map { [$0] } ?? [1, 2, 4, 8, 16, 32, 64].filter { $0 <= a.layers }
+        var result: [(Int, Int)] = []
+        for pp in pps {
+            for tp in tps where pp == 1 || fixedPP != nil || fixedTP != nil || tp == tps.last! {
+                result.append((tp, pp))
+            }
+        }
+        return result
+    }
 
     /// For each GPU type the smallest count and simplest split that fits with `headroom`, cheapest
     /// first (reference price x count), then fewer GPUs, then id.
     ///
-    /// `fixed` restricts the search to one strategy, tp or pp when the user chose them.
+    /// A fixed strategy, tp, pp or GPU count restricts the search to it.
     public static func recommend(
         _ a: ModelArchitecture, _ w: Workload, gpus: [GPUType], options: EstimateOptions,
         strategy fixedStrategy: Strategy? = nil, tp fixedTP: Int? = nil, pp fixedPP: Int? = nil,
-        offload: Offload = .none, maxTP: Int = 8
+        offload: Offload = .none, maxTP: Int = 8, count fixedCount: Int? = nil
     ) -> [Recommendation] {
         let strategies: [Strategy] =
             w.mode == .infer ? [.ddp] : (fixedStrategy.map { [$0] } ?? [.ddp, .zero1, .zero2, .zero3])
-        let layouts = Self.layouts.filter { l in
-            a.heads % l.0 == 0 && l.1 <= a.layers && l.0 <= max(maxTP, 1) && (fixedTP == nil || fixedTP == l.0)
-                && (fixedPP == nil || fixedPP == l.1)
-        }
+        let layouts = Self.layouts(a, maxTP: maxTP, tp: fixedTP, pp: fixedPP)
+        let counts = fixedCount.map { [$0] } ?? Self.counts
         var result: [Recommendation] = []
         for gpu in gpus {
             search: for n in counts {
@@ -41,10 +52,12 @@ public enum Recommender {
                     // Inference: extra GPUs beyond tp x pp are separate replicas, not one copy.
                     if w.mode == .infer && dp != 1 { continue }
                     for s in strategies {
+                        // With one data-parallel rank there is nothing to shard: DDP is the same memory.
                         if s != .ddp && dp == 1 && fixedStrategy == nil { continue }
-                        if offload == .params && s.zeroStage < 3 { continue }
-                        if offload == .optimizer && s == .ddp { continue }
-                        let split = ParallelSplit(strategy: s, dp: dp, tp: tp, pp: pp, offload: offload)
+                        if offload == .params && s.zeroStage < 3 && !(dp == 1 && s == .ddp && fixedStrategy == nil) { continue }
+                        if offload == .optimizer && s == .ddp && dp > 1 { continue }
+                        var split = ParallelSplit(strategy: s, dp: dp, tp: tp, pp: pp, offload: offload)
+                        if offload == .params && s.zeroStage < 3 { split.strategy = .zero3 }
                         let e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
                         if Estimator.fits(e, gpu: gpu, headroom: options.headroom) {
                             result.append(

@@ -124,7 +124,11 @@ public enum PurchasePlanner {
         return Int(total.rounded(.down))
     }
 
-    static func evaluate(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ vector: [(Int, Int)]) -> PurchasePlan? {
+    /// The plan for buying `vector`, or nil when the planner cannot place every unit on it;
+    /// `proved` says whether that "cannot" is proved (the planner's exhaustive search finished).
+    static func evaluate(
+        _ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ vector: [(Int, Int)], proved: inout Bool
+    ) -> PurchasePlan? {
         var servers = existing
         var newServers: [ServerState] = []
         var newSKU: [Int] = []
@@ -139,7 +143,10 @@ public enum PurchasePlanner {
         var opts = Planner.Options()
         opts.exactMaxServers = 24
         let out = Planner.place(units: units, servers: servers, options: opts)
-        guard out.unplaced.isEmpty else { return nil }
+        guard out.unplaced.isEmpty else {
+            if !out.provedOptimal { proved = false }
+            return nil
+        }
         let cost = vector.reduce(0) { $0 + skus[$1.0].price * $1.1 }
         var q: [Int: Int] = [:]
         for (k, n) in vector where n > 0 { q[k] = n }
@@ -163,9 +170,11 @@ public enum PurchasePlanner {
         let keyed = vectors.map { (cost($0), $0.reduce(0, +), $0) }.sorted {
             ($0.0, $0.1) != ($1.0, $1.1) ? ($0.0, $0.1) < ($1.0, $1.1) : $0.2.lexicographicallyPrecedes($1.2)
         }
+        // Cheaper vectors were all proved infeasible only if every rejection was a finished search.
+        var proved = true
         for (_, _, v) in keyed {
-            if var p = evaluate(units, existing, skus, Array(zip(relevant, v))) {
-                p.provedOptimal = true
+            if var p = evaluate(units, existing, skus, Array(zip(relevant, v)), proved: &proved) {
+                p.provedOptimal = proved
                 return p
             }
         }

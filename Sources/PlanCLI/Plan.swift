@@ -31,7 +31,13 @@ public struct Plan: ParsableCommand {
     public static func run(_ arguments: [String], context ctx: Context) -> Int32 {
         var command: ParsableCommand
         let (globalDB, rest) = extractLeadingGlobals(arguments)
-        if let d = globalDB { ctx.dbOverride = d }
+        if let d = globalDB {
+            guard !d.isEmpty else {
+                ctx.err.line("error: --db is empty; give the path of a database file such as ./plan.sqlite")
+                return ExitCode.usage
+            }
+            ctx.dbOverride = d
+        }
         do {
             command = try Plan.parseAsRoot(rest)
         } catch {
@@ -45,7 +51,12 @@ public struct Plan: ParsableCommand {
         }
         do {
             if let c = command as? any PlanCommand {
-                if let d = c.global.db { ctx.dbOverride = d }
+                if let d = c.global.db {
+                    guard !d.isEmpty else {
+                        throw PlanError.usage("--db is empty; give the path of a database file such as ./plan.sqlite")
+                    }
+                    ctx.dbOverride = d
+                }
                 try c.run(in: ctx)
             } else {
                 try command.run()

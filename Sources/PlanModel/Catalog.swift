@@ -82,7 +82,9 @@ public struct ServerSKU: Sendable, Equatable, Codable {
     public var priceUSD: Int {
         let base = userPriceUSD ?? listPriceUSD
         guard let bp = discountBasisPoints, bp > 0 else { return base }
-        return (base * (10_000 - bp) + 5_000) / 10_000
+        // Whole dollars: base / 10^4 * (10^4 - bp) split so that no product exceeds 63 bits.
+        let keep = 10_000 - bp
+        return base / 10_000 * keep + ((base % 10_000) * keep + 5_000) / 10_000
     }
 }
 

@@ -125,6 +125,7 @@ extension ModelArchitecture {
         let explicitHeadDim = try r.int(["head_dim"])
         let inter: Int
         if isGPT2 {
+            try ConfigReader.check(hidden, "n_embd", origin: origin, range: 1...1_048_576)
             inter = try r.int(["n_inner"]) ?? 4 * hidden
         } else {
             inter = try r.requiredInt(

@@ -130,7 +130,9 @@ struct SKUSetPrice: PlanCommand {
         if price == nil && discount == nil && !reset {
             throw ValidationError("give --price, --discount or --reset")
         }
-        if let p = price, p < 0 { throw ValidationError("invalid --price \(p); expected a whole number of USD, 0 or more") }
+        if let p = price, !(0...1_000_000_000_000).contains(p) {
+            throw ValidationError("invalid --price \(p); expected a whole number of USD from 0 to 1000000000000")
+        }
         if let d = discount, !(d >= 0 && d < 100) {
             throw ValidationError("invalid --discount \(d); expected a percentage from 0 to 99.99")
         }
@@ -157,7 +159,9 @@ struct SKUAdd: PlanCommand {
 
     func validate() throws {
         try Args.count(gpus, flag: "--gpus", range: 1...1024)
-        if price < 0 { throw ValidationError("invalid --price \(price); expected a whole number of USD, 0 or more") }
+        if !(0...1_000_000_000_000).contains(price) {
+            throw ValidationError("invalid --price \(price); expected a whole number of USD from 0 to 1000000000000")
+        }
         if id.isEmpty { throw ValidationError("the SKU id is empty") }
     }
 

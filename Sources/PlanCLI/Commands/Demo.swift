@@ -54,7 +54,8 @@ struct Demo: PlanCommand {
         ctx.out.render(try store.jobs().filter { j in Self.jobs.contains { $0["name"] == j.name } }.map(JobItem.init), .table)
         ctx.out.line()
         ctx.out.line("== plan place")
-        let run = try store.plan(dryRun: false) { snap in try PlaceRun.compute(snap, only: [], repack: false) }
+        let demoJobs = Self.jobs.map { $0["name"]! }
+        let run = try store.plan(dryRun: false) { snap in try PlaceRun.compute(snap, only: demoJobs, repack: false) }
         ctx.out.write(run.render(.table, dryRun: false))
         ctx.out.line()
         ctx.out.line("== Leftover capacity (plan capacity)")

@@ -246,7 +246,7 @@ struct EstimateReport {
             a.append("activations: what PyTorch keeps for backward in Hugging Face transformers (calibrated on torch 2.15 / transformers 5.24), including the fp32 log-softmax of the logits")
             if w.checkpointing { a.append("full recomputation keeps each layer's input; recomputing one layer is counted in overhead") }
         } else {
-            a.append("activations: prefill working memory of the largest layer plus fp32 logits of the last position per sequence")
+            a.append("activations: prefill working memory: the largest of one layer's intermediates and the logits of the last position per sequence")
             a.append(w.kvSlidingWindow ? "sliding-window layers keep only their window of KV" : "KV cache holds every layer's full sequence (transformers' cache after a prefill)")
         }
         if [.int4, .int8, .fp8].contains(w.dtype) && options.quantGroupSize == nil {

@@ -126,7 +126,13 @@ struct GapReport {
                 for shape in u.shapes {
                     for k in skus {
                         guard let m = k.serversNeeded(shape) else { continue }
-                        let alt = Alternative(serverSku: k.id, quantity: m * mine.count, totalPrice: m * mine.count * k.price)
+                        // Replicas that fit one server share servers; larger ones take m servers each.
+                        var perServer = m == 1 ? k.gpusPerServer / shape.gpus : 0
+                        if perServer >= 1, shape.hostBytesPerGPU > 0 {
+                            perServer = min(perServer, k.hostMemory / (shape.hostBytesPerGPU * shape.gpus))
+                        }
+                        let servers = perServer >= 1 ? (mine.count + perServer - 1) / perServer : m * mine.count
+                        let alt = Alternative(serverSku: k.id, quantity: servers, totalPrice: servers * k.price)
                         if best[k.id] == nil || alt.totalPrice < best[k.id]!.totalPrice { best[k.id] = alt }
                     }
                 }
@@ -205,9 +211,9 @@ struct GapReport {
             out += t.render()
         }
         out += "\nPending jobs and their cheapest shapes on their own:\n"
-        for j in json.jobs {
+        for j in json.jobs where j.runsOn != "none" {
             let alts = j.alternatives.map { "\($0.quantity) x \($0.serverSku) (\(Human.usd($0.totalPrice)))" }.joined(separator: " or ")
-            let where_ = j.runsOn == "existing" ? "fits free capacity" : (j.runsOn == "purchase" ? "on the purchase" : "cannot be bought for")
+            let where_ = j.runsOn == "existing" ? "fits free capacity" : "on the purchase"
             out += "- \(j.job)\(j.pendingReplicas > 1 ? " (\(j.pendingReplicas) replicas)" : ""): \(where_)\(alts.isEmpty ? "" : "; alone: " + alts)\n"
         }
         for u in json.unbuyable { out += "- \(u.job): \(u.reason)\n" }

@@ -34,10 +34,12 @@ struct JobAdd: PlanCommand {
     @Option(help: "CPU offload for training: optimizer or params.") var offload: Offload = .none
     @Option(parsing: .unconditional, help: "Independent serving copies (inference).") var replicas: Int = 1
     @Option(parsing: .unconditional, help: "Higher places first (default 0).") var priority: Int = 0
-    @Option(parsing: .unconditional, help: "Pre-sized job: this many whole GPUs (gang-scheduled).") var gpus: Int?
+    @Option(parsing: .unconditional, help: "Pre-sized job: this many whole GPUs (gang-scheduled). Model job: a fixed GPU count per copy.")
+    var gpus: Int?
     @Option(name: .customLong("gpu-memory"), parsing: .unconditional, help: "Pre-sized job: memory each GPU must have, e.g. 40GB or 70GiB.") var gpuMemory: String?
     @Flag(name: .customLong("same-server"), help: "Pre-sized job: all GPUs on one server.") var sameServer = false
     @Option(name: .customLong("gpu-types"), help: "Allowed GPU types, comma-separated (default: any).") var gpuTypes: String?
+    @Option(help: "Run only on this GPU type (same as --gpu-types with one type).") var gpu: String?
     @Option(help: "Fraction of each GPU's memory to keep free (default 0.1 for model jobs, 0 for pre-sized).") var headroom: Double?
     @OptionGroup var output: FormatOptions
 
@@ -64,7 +66,7 @@ struct JobAdd: PlanCommand {
         j.gpus = gpus
         j.gpuMemory = try gpuMemory.map { try Args.size($0, flag: "--gpu-memory") }
         j.sameServer = sameServer
-        j.gpuTypes = gpuTypes.map(JobInput.list) ?? []
+        j.gpuTypes = (gpuTypes.map(JobInput.list) ?? []) + (gpu.map { [$0] } ?? [])
         j.headroom = headroom
         j.strategy = strategy.strategy
         j.tp = tp

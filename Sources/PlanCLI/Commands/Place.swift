@@ -22,6 +22,12 @@ struct Place: PlanCommand {
     @Flag(help: "Exit with status 3 when some jobs could not be placed.") var strict = false
     @OptionGroup var output: FormatOptions
 
+    func validate() throws {
+        if repack && !jobs.isEmpty {
+            throw ValidationError("--repack re-plans every job; it cannot be combined with --job")
+        }
+    }
+
     func run(in ctx: Context) throws {
         let store = try ctx.store()
         let result = try store.plan(dryRun: dryRun) { snap in try PlaceRun.compute(snap, only: jobs, repack: repack) }
@@ -105,22 +111,30 @@ struct PlaceRun {
         let outcome = Planner.place(units: units, servers: servers)
         let levels = Array(Set(snap.jobs.map(\.job.priority))).sorted(by: >)
         func score(_ byPriority: [Int]) -> [Int] { levels.map { l in byPriority.filter { $0 == l }.count } }
+        // The alternative: keep what is placed and place the pending jobs around it.
+        var (incChanges, incremental) = (try? compute(snap, only: [], repack: false)) ?? (PlanChanges(), PlaceRun())
+        let priorityOf = Dictionary(uniqueKeysWithValues: snap.jobs.map { ($0.name, $0.job.priority) })
         let newScore = score(outcome.assignments.map { units[$0.unit].priority })
-        let oldScore = score(snap.jobs.flatMap { j in j.placements.map { _ in j.job.priority } })
-        var usedNew = Set<String>()
-        var fullNew = [String: Int]()
-        for a in outcome.assignments { for al in a.allocations { fullNew[servers[al.server].name, default: 0] += al.gpus.count } }
-        usedNew = Set(fullNew.keys)
-        let partlyNew = snap.servers.filter { usedNew.contains($0.name) && fullNew[$0.name]! < $0.gpuCount }.count
-        let partlyOld = snap.servers.filter { $0.freeGPUs > 0 && $0.freeGPUs < $0.gpuCount }.count
+        let keepScore = score(snap.jobs.flatMap { j in j.placements.map { _ in j.job.priority } } + incChanges.add.map { priorityOf[$0.job]! })
+        // Servers left partly used by each plan.
+        var usedNew: [String: Int] = [:]
+        for a in outcome.assignments { for al in a.allocations { usedNew[servers[al.server].name, default: 0] += al.gpus.count } }
+        var usedKeep: [String: Int] = [:]
+        for s in snap.servers { usedKeep[s.name] = s.gpuCount - s.freeGPUs }
+        let serverOfGPU = gpuIndex(snap.servers)
+        for p in incChanges.add { for g in p.gpuIDs { usedKeep[serverOfGPU[g]!.0, default: 0] += 1 } }
+        func partly(_ used: [String: Int]) -> Int {
+            snap.servers.filter { (used[$0.name] ?? 0) > 0 && used[$0.name]! < $0.gpuCount }.count
+        }
         var run = PlaceRun()
         run.provedOptimal = outcome.provedOptimal
         run.upperBound = outcome.upperBound
-        let better = newScore != oldScore ? !newScore.lexicographicallyPrecedes(oldScore) : partlyNew < partlyOld
+        let better = newScore != keepScore ? !newScore.lexicographicallyPrecedes(keepScore) : partly(usedNew) < partly(usedKeep)
         guard better else {
-            run.moves = []
-            run.note = "the current packing is kept: a full re-plan places no more jobs and leaves no fewer servers partly used"
-            return (PlanChanges(), run)
+            incremental.moves = []
+            incremental.note = "the current packing is kept: a full re-plan places no more jobs and leaves no fewer servers partly used"
+            incChanges.remove = []
+            return (incChanges, incremental)
         }
         let adds = outcome.assignments.map { placement($0, units, snap.servers) }
         var before: [String: String] = [:]

@@ -197,7 +197,8 @@ struct InputTable {
                 throw PlanError("\(path) \(label): expected an object with keys \(columns.joined(separator: ", "))")
             }
             var values: [String: String] = [:]
-            for (k, v) in obj {
+            for k in obj.keys.sorted() {
+                let v = obj[k]!
                 guard columns.contains(k) else {
                     throw PlanError("\(path) \(label): unknown key '\(k)'; expected keys: \(columns.joined(separator: ", "))")
                 }

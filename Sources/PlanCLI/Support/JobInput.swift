@@ -116,8 +116,12 @@ struct JobInput {
     /// Validates against the catalog and the estimator; returns what the store keeps.
     func validated(catalog: CatalogSnapshot) throws -> NewJob {
         if let model {
-            if gpus != nil || gpuMemory != nil {
-                throw PlanError.usage("job '\(name)': give either --model (sized by the estimator) or --gpus with --gpu-memory, not both")
+            if gpuMemory != nil {
+                throw PlanError.usage(
+                    "job '\(name)': --gpu-memory is for pre-sized jobs; a --model job is sized by the estimator (not both)")
+            }
+            if let g = gpus, g % ((tp ?? 1) * (pp ?? 1)) != 0 {
+                throw PlanError.usage("job '\(name)': --gpus \(g) must be a multiple of --tp x --pp = \((tp ?? 1) * (pp ?? 1))")
             }
             guard modeGiven else {
                 throw PlanError.usage("job '\(name)': give --mode train or --mode infer for a model job")
@@ -127,8 +131,11 @@ struct JobInput {
             if w.mode == .train && replicas != 1 {
                 throw PlanError.usage("job '\(name)': --replicas is for inference; a training job is one gang (use --gpus for its size)")
             }
+            let defaultStrategy: Strategy = offload == .params ? .zero3 : ((offload == .optimizer && (gpus ?? 1) > 1) ? .zero2 : .ddp)
             do {
-                try Estimator.validate(resolved.architecture, w, ParallelSplit(strategy: strategy ?? .ddp, tp: tp ?? 1, pp: pp ?? 1, offload: offload))
+                try Estimator.validate(
+                    resolved.architecture, w,
+                    ParallelSplit(strategy: strategy ?? defaultStrategy, dp: max(1, (gpus ?? 1) / ((tp ?? 1) * (pp ?? 1))), tp: tp ?? 1, pp: pp ?? 1, offload: offload))
             } catch let e as EstimateError {
                 throw PlanError.usage("job '\(name)': \(e.message)")
             }
@@ -136,13 +143,16 @@ struct JobInput {
             return NewJob(
                 name: name, kind: .llm, mode: w.mode, modelID: resolved.catalogID,
                 modelConfig: resolved.catalogID == nil ? resolved.config : nil, spec: spec.json, replicas: replicas, priority: priority,
-                gpuTypes: gpuTypes, headroom: headroom, strategy: strategy, tp: tp, pp: pp)
+                gpus: gpus, gpuTypes: gpuTypes, headroom: headroom, strategy: strategy, tp: tp, pp: pp)
         }
         guard let gpus, let gpuMemory else {
             throw PlanError.usage(
                 "job '\(name)': give --model MODEL --mode train|infer, or a pre-sized job with --gpus N --gpu-memory SIZE")
         }
         if replicas != 1 { throw PlanError.usage("job '\(name)': --replicas is for inference model jobs") }
+        if strategy != nil || tp != nil || pp != nil || offload != .none {
+            throw PlanError.usage("job '\(name)': --strategy, --tp, --pp and --offload are for --model jobs; a pre-sized job is N whole GPUs")
+        }
         return NewJob(
             name: name, kind: .sized, spec: .object([:]), replicas: 1, priority: priority, gpus: gpus, gpuMemoryBytes: gpuMemory,
             sameServer: sameServer, gpuTypes: gpuTypes, headroom: headroom)

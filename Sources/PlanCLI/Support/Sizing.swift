@@ -105,21 +105,30 @@ struct Sizer {
         // BF16 work runs only where BF16 exists (V100 and T4 would need an fp16 variant of the job).
         let needsBF16 = spec.workload.dtype == .bf16 || (spec.workload.mode == .train && spec.workload.method != .full)
         for (t, maxPer) in candidates where t.bf16 || !needsBF16 {
+            if let fixed = job.tp, fixed > maxPer { continue }
             let recs = Recommender.recommend(
                 a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: job.tp, pp: job.pp, offload: spec.offload,
-                maxTP: min(8, maxPer))
+                maxTP: min(8, maxPer), count: job.gpus)
             guard let r = recs.first else { continue }
             shapes.append(shape(r, a, spec, t, options))
             if r.split.tp > 1 && job.tp == nil && spec.workload.mode == .train {
                 let flat = Recommender.recommend(
                     a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: 1, pp: job.pp, offload: spec.offload,
-                    maxTP: 1)
+                    maxTP: 1, count: job.gpus)
                 if let f = flat.first, f.count <= r.count * 2 { shapes.append(shape(f, a, spec, t, options)) }
             }
         }
         if shapes.isEmpty {
-            let one = Estimator.estimate(a, spec.workload, ParallelSplit(offload: spec.offload), options: options)
             let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
+            let widest = candidates.map(\.maxPerServer).max() ?? 0
+            if let fixed = job.tp, fixed > widest {
+                return ([], "needs --tp \(fixed) inside one server, but its GPU types have at most \(widest) GPUs per server")
+            }
+            if let n = job.gpus {
+                return ([], "no split over exactly --gpus \(n) of the fleet's GPU types fits; the largest GPU here is \(largest.type.id) "
+                    + "(\(Bytes(largest.type.memoryBytes).gibString)); allow more GPUs or other types")
+            }
+            let one = Estimator.estimate(a, spec.workload, ParallelSplit(offload: spec.offload), options: options)
             return ([], "no split over up to 1024 GPUs of the fleet's types fits: on one GPU it needs \(Bytes(one.total).gibString); "
                 + "the largest GPU here is \(largest.type.id) (\(Bytes(largest.type.memoryBytes).gibString)) with up to \(largest.maxPerServer) per server")
         }

@@ -105,6 +105,9 @@ struct SplitOptions: ParsableArguments {
         var tpUsed = tp
         if mode == .infer, self.tp == nil, let g = gpus, g > 1 {
             // Serving one copy on several GPUs means tensor parallelism unless --pp says otherwise.
+            guard g % pp == 0 else {
+                throw PlanError.usage("--gpus \(g) must be a multiple of --pp \(pp)")
+            }
             tpUsed = g / pp
             total = g
         }
