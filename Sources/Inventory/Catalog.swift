@@ -103,23 +103,11 @@ extension PlanStore {
         }
     }
 
-    /// The GPU type named by id or alias (case-insensitive), or nil.
-    public func gpuType(named name: String) throws -> GPUType? {
-        try read { db in try Self.resolveGPUTypeID(name, db) }.flatMap { id in
-            try gpuTypes().first { $0.id == id }
-        }
-    }
-
     static func resolveGPUTypeID(_ name: String, _ db: Database) throws -> String? {
         if let id = try String.fetchOne(db, sql: "SELECT id FROM gpu_types WHERE id = ? COLLATE NOCASE", arguments: [name]) {
             return id
         }
         return try String.fetchOne(db, sql: "SELECT gpu_id FROM gpu_aliases WHERE alias = ?", arguments: [name])
-    }
-
-    /// A sentence listing the valid GPU ids, for error messages.
-    public func validGPUIDs() throws -> String {
-        try gpuTypes().map(\.id).joined(separator: ", ")
     }
 
     // MARK: Server SKUs
@@ -195,18 +183,6 @@ extension PlanStore {
                     origin: row["origin"])
             }
         }
-    }
-
-    /// The model named by id or alias (case-insensitive), or nil.
-    public func model(named name: String) throws -> CatalogModel? {
-        let id = try read { db -> String? in
-            if let id = try String.fetchOne(db, sql: "SELECT id FROM models WHERE id = ? COLLATE NOCASE", arguments: [name]) {
-                return id
-            }
-            return try String.fetchOne(db, sql: "SELECT model_id FROM model_aliases WHERE alias = ?", arguments: [name])
-        }
-        guard let id else { return nil }
-        return try models().first { $0.id == id }
     }
 
     /// Stores a user model from a config (`plan models add`).

@@ -28,9 +28,6 @@ extension PlanStore {
         return result
     }
 
-    /// The schema version this build knows.
-    public var latestSchemaVersion: Int { (try? Self.migrations(in: resources.migrationsDirectory).count) ?? 0 }
-
     /// The schema version recorded in the database.
     public func schemaVersion() throws -> Int {
         try read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }

@@ -74,8 +74,7 @@ public enum PurchasePlanner {
         var unbuyable: [Unplaced] = []
         for (i, u) in units.enumerated() {
             let onSKU = u.shapes.contains { s in skus.contains { $0.serversNeeded(s) != nil } }
-            let onExisting = Planner.place(units: [u], servers: existing).unplaced.isEmpty
-            if onSKU || onExisting {
+            if onSKU || Planner.place(units: [u], servers: existing).unplaced.isEmpty {
                 buyable.append(i)
             } else {
                 unbuyable.append(Unplaced(unit: i, reason: unbuyableReason(u, skus)))

@@ -10,9 +10,6 @@ public struct Bytes: Hashable, Comparable, Sendable, Codable, CustomStringConver
     public static let gib = 1 << 30
     public static let tib = 1 << 40
 
-    public static func gib(_ n: Int) -> Bytes { Bytes(n * gib) }
-    public static func mib(_ n: Int) -> Bytes { Bytes(n * mib) }
-
     public static func < (a: Bytes, b: Bytes) -> Bool { a.value < b.value }
     public static func + (a: Bytes, b: Bytes) -> Bytes { Bytes(a.value + b.value) }
     public static func - (a: Bytes, b: Bytes) -> Bytes { Bytes(a.value - b.value) }

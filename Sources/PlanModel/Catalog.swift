@@ -36,9 +36,6 @@ public struct GPUType: Sendable, Equatable, Codable {
         self.priceUSD = priceUSD
         self.priceSource = priceSource
     }
-
-    /// Whether GPUs of this type talk over NVLink/Infinity Fabric rather than PCIe only.
-    public var hasFastInterconnect: Bool { !interconnect.hasPrefix("pcie") }
 }
 
 /// A purchasable server shape from the SKU catalog.

@@ -118,8 +118,9 @@ struct GapReport {
         let unbuyableJobs = Set(plan.unbuyable.map { units[$0.unit].job })
         var reasons: [String: String] = [:]
         for u in plan.unbuyable where reasons[units[u.unit].job] == nil { reasons[units[u.unit].job] = u.reason }
+        let unitsByJob = Dictionary(grouping: units, by: \.job)
         let jobs = pendingJobs.map { j -> JobGap in
-            let mine = units.filter { $0.job == j.name }
+            let mine = unitsByJob[j.name] ?? []
             var alternatives: [Alternative] = []
             if let u = mine.first {
                 var best: [String: Alternative] = [:]

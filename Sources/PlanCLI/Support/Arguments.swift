@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import PlanModel
 
@@ -25,15 +26,4 @@ enum Args {
         }
         return v
     }
-
-    static func bool(_ text: String, column: String, label: String, path: String) throws -> Bool {
-        switch text.lowercased().trimmingCharacters(in: .whitespaces) {
-        case "1", "true", "yes", "y": return true
-        case "0", "false", "no", "n", "": return false
-        default:
-            throw PlanError("\(path) \(label): invalid \(column) '\(text)'; expected true or false; nothing was imported")
-        }
-    }
 }
-
-import Foundation
