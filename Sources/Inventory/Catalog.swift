@@ -12,7 +12,7 @@ extension PlanStore {
         let stored = try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'seed_hash'") }
         if stored == hash && !force { return }
         let seeds = try SeedFiles.load(from: resources.seedsDirectory)
-        try write { db in
+        try maintenanceWrite { db in
             try Self.applySeeds(seeds, db)
             try db.execute(
                 sql: "INSERT INTO meta (key, value) VALUES ('seed_hash', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -149,8 +149,15 @@ extension PlanStore {
     }
 
     /// Adds a user-defined server SKU.
-    public func addSKU(_ sku: ServerSKU) throws -> ServerSKU {
-        try write { db in
+    public func addSKU(_ given: ServerSKU) throws -> ServerSKU {
+        var sku = given
+        do {
+            sku.id = try Names.checked(sku.id, .name("SKU id"))
+            sku.name = try Names.checked(sku.name, .name("SKU name"))
+        } catch let e as Names.Problem {
+            throw StoreError(e.message)
+        }
+        return try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM server_skus WHERE id = ? COLLATE NOCASE", arguments: [sku.id]) == true {
                 throw StoreError("a server SKU with id '\(sku.id)' already exists; choose another id or use `plan skus set-price`")
             }
@@ -186,7 +193,18 @@ extension PlanStore {
     }
 
     /// Stores a user model from a config (`plan models add`).
-    public func addModel(id: String, config: JSONValue, source: String, aliases: [String] = []) throws {
+    public func addModel(id rawID: String, config: JSONValue, source: String, aliases rawAliases: [String] = []) throws {
+        let id: String
+        let aliases: [String]
+        do {
+            id = try Names.checked(rawID, .name("model id"))
+            aliases = try rawAliases.map { try Names.checked($0, .name("model alias")) }
+        } catch let e as Names.Problem {
+            throw StoreError(e.message)
+        }
+        if config.encodedString().utf8.count > Limits.configBytes {
+            throw StoreError("the config of model '\(id)' is larger than \(Limits.configBytes) bytes; plan stores configs up to 1 MiB")
+        }
         try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM models WHERE id = ? COLLATE NOCASE", arguments: [id]) == true
                 || (try Bool.fetchOne(db, sql: "SELECT 1 FROM model_aliases WHERE alias = ?", arguments: [id])) == true

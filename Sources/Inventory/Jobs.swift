@@ -99,8 +99,21 @@ extension PlanStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let allow = try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_gpu_types (job_id, gpu_type_id) VALUES (?, ?)")
-            for (i, j) in jobs.enumerated() {
-                guard !j.name.isEmpty else { throw RowError(index: i, message: "the job name is empty; give a name such as 'llama3-8b-ft'") }
+            for (i, given) in jobs.enumerated() {
+                var j = given
+                do {
+                    j.name = try Names.checked(j.name, .name("job name"))
+                } catch let e as Names.Problem {
+                    throw RowError(index: i, message: e.message)
+                }
+                guard Limits.priority.contains(j.priority) else {
+                    throw RowError(
+                        index: i,
+                        message: "invalid priority \(j.priority) for job '\(j.name)'; expected a whole number from \(Limits.priority.lowerBound) to \(Limits.priority.upperBound)")
+                }
+                if let c = j.modelConfig, c.encodedString().utf8.count > Limits.configBytes {
+                    throw RowError(index: i, message: "the model config of job '\(j.name)' is larger than \(Limits.configBytes) bytes")
+                }
                 guard !names.contains(j.name) else {
                     throw RowError(index: i, message: "a job named '\(j.name)' already exists; choose another name or remove it first")
                 }
@@ -192,22 +205,24 @@ extension PlanStore {
     }
 
     /// Removes a job; its GPUs become free.
-    public func removeJob(named name: String) throws {
+    public func removeJob(named raw: String) throws {
+        let name = Names.normalized(raw)
         try write { db in
             guard try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [name]) != nil else {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs") ?? 0
-                throw StoreError("unknown job '\(name)'; `plan jobs` lists the \(count) known jobs")
+                throw StoreError("unknown job '\(Names.escaped(name))'; `plan jobs` lists the \(count) known jobs")
             }
             try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
         }
     }
 
     /// Unplaces the named jobs (all when `names` is nil); returns the names that held GPUs.
-    public func unplace(names: [String]?) throws -> [String] {
-        try write { db in
+    public func unplace(names raw: [String]?) throws -> [String] {
+        let names = raw?.map(Names.normalized)
+        return try write { db in
             if let names {
                 for n in names where try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [n]) == nil {
-                    throw StoreError("unknown job '\(n)'; `plan jobs` lists the known jobs")
+                    throw StoreError("unknown job '\(Names.escaped(n))'; `plan jobs` lists the known jobs")
                 }
             }
             let held = try String.fetchAll(

@@ -37,15 +37,27 @@ extension PlanStore {
         let all = try Self.migrations(in: resources.migrationsDirectory)
         let current = try schemaVersion()
         try refuseNewer(current, known: all.count)
+        try checkRecordedVersion(current)
         guard current < all.count else { return }
-        try write { db in
+        guard writable else {
+            throw StoreError(
+                "database '\(path)' has schema version \(current) and needs upgrading to \(all.count), but it is read-only; "
+                    + "run `plan init` once with write access to it")
+        }
+        try maintenanceWrite { db in
             // Another process may have migrated while we waited for the write lock.
             let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             try refuseNewer(now, known: all.count)
             try db.execute(
                 sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT")
             for m in all where m.version > now {
-                try db.execute(sql: m.sql)
+                do {
+                    try db.execute(sql: m.sql)
+                } catch let e as DatabaseError {
+                    throw StoreError(
+                        "database '\(path)' says schema version \(now) (PRAGMA user_version), but migration \(m.name) does not apply "
+                            + "to its tables (\(e.message ?? "SQLite error")); the file was changed outside plan: restore it from a backup")
+                }
                 try db.execute(
                     sql: "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", arguments: [m.version, m.name])
                 try db.execute(sql: "PRAGMA user_version = \(m.version)")
@@ -54,6 +66,76 @@ extension PlanStore {
             if try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") != nil {
                 throw StoreError("migrating '\(path)' would leave dangling references; nothing was changed")
             }
+        }
+    }
+
+    /// `user_version` and `schema_migrations` are written together; when they disagree the file
+    /// was edited by hand.
+    private func checkRecordedVersion(_ version: Int) throws {
+        guard version >= 0 else {
+            throw StoreError(
+                "database '\(path)' has an invalid schema version \(version) (PRAGMA user_version); the file was changed outside plan: restore it from a backup")
+        }
+        let recorded: Int? = try read { db in
+            guard try db.tableExists("schema_migrations") else { return nil }
+            return try Int.fetchOne(db, sql: "SELECT max(version) FROM schema_migrations")
+        }
+        if let r = recorded, r != version {
+            throw StoreError(
+                "database '\(path)' says schema version \(version) (PRAGMA user_version) but its migration record says \(r); "
+                    + "the file was changed outside plan: restore it from a backup")
+        }
+        if recorded == nil && version > 0 {
+            throw StoreError(
+                "database '\(path)' says schema version \(version) (PRAGMA user_version) but has no migration record; "
+                    + "the file was changed outside plan: restore it from a backup")
+        }
+    }
+
+    /// Checks that every table, index and trigger the migrations create is there as they created
+    /// it, and that no row already breaks a foreign key (possible only if the file was edited
+    /// with foreign keys off). The expected schema comes from running the migrations on an
+    /// in-memory database, so there is no second copy of it to keep in step.
+    func checkIntegrity() throws {
+        let all = try Self.migrations(in: resources.migrationsDirectory)
+        let expectedDB = try DatabaseQueue()
+        try expectedDB.write { db in
+            try db.execute(
+                sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT")
+            for m in all { try db.execute(sql: m.sql) }
+        }
+        let query = "SELECT type, name, tbl_name, ifnull(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name"
+        func objects(_ db: Database) throws -> [String: (type: String, table: String, sql: String)] {
+            var result: [String: (type: String, table: String, sql: String)] = [:]
+            for row in try Row.fetchAll(db, sql: query) {
+                result["\(row[0] as String) \(row[1] as String)"] = (row[0], row[2], row[3])
+            }
+            return result
+        }
+        let expected = try expectedDB.read(objects)
+        let (actual, violations) = try read { db in
+            (try objects(db), try Row.fetchAll(db, sql: "PRAGMA foreign_key_check"))
+        }
+        for key in expected.keys.sorted() {
+            let e = expected[key]!
+            guard let a = actual[key] else {
+                throw StoreError(
+                    "database '\(path)' lacks the \(e.type) '\(key.split(separator: " ", maxSplits: 1)[1])' that schema version \(all.count) has; "
+                        + "the file was changed outside plan: restore it from a backup")
+            }
+            if a.sql != e.sql {
+                throw StoreError(
+                    "database '\(path)' has the \(e.type) '\(key.split(separator: " ", maxSplits: 1)[1])' in a form schema version \(all.count) does not have; "
+                        + "the file was changed outside plan: restore it from a backup")
+            }
+        }
+        if let first = violations.first {
+            let table: String = first[0]
+            let parent: String = first[2]
+            let rowid: Int? = first[1]
+            throw StoreError(
+                "database '\(path)' has \(violations.count) row(s) that refer to missing rows (first: \(table) row \(rowid.map(String.init) ?? "?") -> \(parent)); "
+                    + "the file was changed outside plan: restore it from a backup")
         }
     }
 

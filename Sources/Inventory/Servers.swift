@@ -81,11 +81,11 @@ extension PlanStore {
                 sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack) VALUES (?, ?, ?, ?, ?, ?)")
             let insertGPU = try db.cachedStatement(
                 sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (?, ?, ?, ?)")
-            for (i, s) in specs.enumerated() {
+            for (i, spec) in specs.enumerated() {
+                let s = try Self.validated(spec, index: i)
                 guard let type = types[s.gpu.lowercased()] else {
-                    throw RowError(index: i, message: "unknown GPU '\(s.gpu)'; valid GPU ids: \(validIDs)")
+                    throw RowError(index: i, message: "unknown GPU '\(Names.escaped(s.gpu))'; valid GPU ids: \(validIDs)")
                 }
-                try Self.validate(s, index: i)
                 guard !names.contains(s.name) else {
                     throw RowError(index: i, message: "a server named '\(s.name)' already exists; choose another name or remove it first")
                 }
@@ -108,10 +108,15 @@ extension PlanStore {
         return (bytes + Bytes.gib - 1) / Bytes.gib * Bytes.gib
     }
 
-    static func validate(_ s: NewServer, index i: Int) throws {
-        guard !s.name.isEmpty else { throw RowError(index: i, message: "the server name is empty; give a name such as 'gpu-node-1'") }
-        guard s.name.utf8.count <= 256 else {
-            throw RowError(index: i, message: "the server name '\(s.name.prefix(40))...' is longer than 256 bytes")
+    /// The server as stored: names and labels checked and in NFC (`Names`), counts in range.
+    static func validated(_ spec: NewServer, index i: Int) throws -> NewServer {
+        var s = spec
+        do {
+            s.name = try Names.checked(s.name, .name("server name"))
+            s.site = try Names.checked(s.site, .label("site"))
+            s.rack = try Names.checked(s.rack, .label("rack"))
+        } catch {
+            throw RowError(index: i, message: error.message)
         }
         guard s.gpus >= 1, s.gpus <= 1024 else {
             throw RowError(index: i, message: "invalid GPU count \(s.gpus) for server '\(s.name)'; expected 1 ... 1024")
@@ -119,6 +124,7 @@ extension PlanStore {
         if let h = s.hostMemoryBytes, h <= 0 {
             throw RowError(index: i, message: "invalid host memory \(h) for server '\(s.name)'; expected a positive size")
         }
+        return s
     }
 
     /// All servers with their GPUs and what holds each, in natural name order.
@@ -167,11 +173,12 @@ extension PlanStore {
 
     /// Removes a server and its GPUs. Refuses while jobs are placed on it unless `force`, which
     /// unplaces those jobs first (they become pending; nothing else is lost).
-    public func removeServer(named name: String, force: Bool) throws -> Removal {
-        try write { db in
+    public func removeServer(named raw: String, force: Bool) throws -> Removal {
+        let name = Names.normalized(raw)
+        return try write { db in
             guard let id = try Int.fetchOne(db, sql: "SELECT id FROM servers WHERE name = ?", arguments: [name]) else {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM servers") ?? 0
-                throw StoreError("unknown server '\(name)'; `plan servers` lists the \(count) known servers")
+                throw StoreError("unknown server '\(Names.escaped(name))'; `plan servers` lists the \(count) known servers")
             }
             let jobs = try String.fetchAll(
                 db,

@@ -16,17 +16,25 @@ public final class PlanStore: @unchecked Sendable {
     static let busyTimeout: TimeInterval = 60
 
     /// Opens (creating if needed) the database at `path`, applies pending migrations and
-    /// (re-)loads the catalog seeds when they changed.
-    public static func open(path: String, resources: Resources) throws -> PlanStore {
-        try checkLocation(path)
+    /// (re-)loads the catalog seeds when they changed, then checks that the schema is the one the
+    /// migrations made and that no row breaks a foreign key.
+    ///
+    /// With `readOnly`, a file that cannot be written (its mode, or its folder) is opened
+    /// read-only instead of refused: nothing is migrated or re-seeded, and a pending migration is
+    /// an error that says so. Without it, such a file is refused.
+    public static func open(path: String, resources: Resources, readOnly: Bool = false) throws -> PlanStore {
+        let writable = try checkLocation(path, readOnly: readOnly)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
+        config.readonly = !writable
         // WAL lets readers and one writer work at once. Set it ourselves rather than with GRDB's
         // `.wal` option, which writes to the file on every open: a read-only command must not.
-        config.prepareDatabase { db in
-            if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
-                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+        if writable {
+            config.prepareDatabase { db in
+                if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" {
+                    _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                }
             }
         }
         config.label = "plan"
@@ -36,21 +44,28 @@ public final class PlanStore: @unchecked Sendable {
         } catch let error as DatabaseError {
             throw StoreError.open(path: path, error)
         }
-        let store = PlanStore(queue: queue, path: path, resources: resources)
+        let store = PlanStore(queue: queue, path: path, resources: resources, writable: writable)
         try store.migrate()
-        try store.seedIfNeeded()
+        if writable { try store.seedIfNeeded() }
+        try store.checkIntegrity()
         return store
     }
 
-    init(queue: DatabaseQueue, path: String, resources: Resources) {
+    /// Whether the file was opened for writing.
+    public let writable: Bool
+    /// Whether a write transaction of a command (not a migration or seeding) has been committed.
+    public private(set) var savedChanges = false
+
+    init(queue: DatabaseQueue, path: String, resources: Resources, writable: Bool = true) {
         self.queue = queue
         self.path = path
         self.resources = resources
+        self.writable = writable
     }
 
     /// Refuses locations that cannot hold a database before SQLite touches them, so the message
-    /// names the problem and nothing is created.
-    static func checkLocation(_ path: String) throws {
+    /// names the problem and nothing is created. Returns whether the database can be written.
+    static func checkLocation(_ path: String, readOnly: Bool) throws -> Bool {
         let fm = FileManager.default
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
@@ -58,26 +73,38 @@ public final class PlanStore: @unchecked Sendable {
         guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw StoreError("cannot open database '\(path)': the folder '\(dir)' does not exist; create it or pick another --db path")
         }
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
-            if isDir.boolValue {
-                throw StoreError("cannot open database '\(path)': it is a folder; give a file path such as '\(path)/plan.sqlite'")
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            guard fm.isWritableFile(atPath: dir) else {
+                throw StoreError("cannot create database '\(path)': the folder '\(dir)' is not writable")
             }
-            guard fm.isReadableFile(atPath: path) else {
-                throw StoreError("cannot open database '\(path)': permission denied (not readable)")
-            }
-            guard fm.isWritableFile(atPath: path) else {
-                throw StoreError("cannot open database '\(path)': the file is read-only; plan needs to write to it")
-            }
-            if let handle = FileHandle(forReadingAtPath: path) {
-                let header = handle.readData(ofLength: 16)
-                try? handle.close()
-                if !header.isEmpty && header != Data("SQLite format 3\u{0}".utf8) {
-                    throw StoreError("cannot open database '\(path)': the file is not a plan (SQLite) database")
-                }
-            }
-        } else if !fm.isWritableFile(atPath: dir) {
-            throw StoreError("cannot create database '\(path)': the folder '\(dir)' is not writable")
+            return true
         }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR:
+            throw StoreError("cannot open database '\(path)': it is a folder; give a file path such as '\(path)/plan.sqlite'")
+        default:
+            throw StoreError(
+                "cannot open database '\(path)': it is \(FileKind.describe(st.st_mode)), not a regular file; give the path of a database file such as ./plan.sqlite")
+        }
+        guard fm.isReadableFile(atPath: path) else {
+            throw StoreError("cannot open database '\(path)': permission denied (not readable)")
+        }
+        if let handle = FileHandle(forReadingAtPath: path) {
+            let header = handle.readData(ofLength: 16)
+            try? handle.close()
+            if !header.isEmpty && header != Data("SQLite format 3\u{0}".utf8) {
+                throw StoreError("cannot open database '\(path)': the file is not a plan (SQLite) database")
+            }
+        }
+        let writable = fm.isWritableFile(atPath: path) && fm.isWritableFile(atPath: dir)
+        if !writable && !readOnly {
+            throw StoreError(
+                "cannot open database '\(path)' for writing: \(fm.isWritableFile(atPath: path) ? "its folder '\(dir)'" : "the file") is read-only; "
+                    + "this command changes the database (read-only commands such as `plan servers` still work)")
+        }
+        return writable
     }
 
     /// Closes the connection; the last one out checkpoints the WAL into the database file.
@@ -85,6 +112,16 @@ public final class PlanStore: @unchecked Sendable {
 
     /// Runs `body` in one IMMEDIATE write transaction, mapping SQLite errors to sentences.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        let result = try maintenanceWrite(body)
+        savedChanges = true
+        return result
+    }
+
+    /// A write transaction that is not a command's change (migrating, seeding).
+    func maintenanceWrite<T>(_ body: (Database) throws -> T) throws -> T {
+        guard writable else {
+            throw StoreError("cannot write to database '\(path)': it was opened read-only (the file or its folder is not writable)")
+        }
         do {
             return try queue.write(body)
         } catch let error as DatabaseError {
@@ -124,7 +161,7 @@ extension StoreError {
             let msg = error.message ?? ""
             return StoreError("the change was refused by the database's integrity rules (\(msg)); nothing was written")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError("the database '\(path)' stayed locked by another plan process for \(Int(PlanStore.busyTimeout)) s; nothing was written, try again")
+            return StoreError("the database '\(path)' stayed locked by another connection for \(Int(PlanStore.busyTimeout)) s (another plan, or any program holding the file open); nothing was written, try again")
         case .SQLITE_READONLY:
             return StoreError("cannot write to database '\(path)': the file or its folder is read-only")
         case .SQLITE_NOTADB:

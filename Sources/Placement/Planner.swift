@@ -111,9 +111,9 @@ enum Reasons {
         let freeTotal = summary.freeTotal[shape.gpuType] ?? 0
         let best = summary.best[shape.gpuType]
         var need: String
-        let perGPU = "\(shape.gpuType) GPUs with >= \(gib(shape.perGPUBytes)) each"
+        let perGPU = "\(shape.gpuType) \(shape.gpus == 1 ? "GPU" : "GPUs") with >= \(gib(shape.perGPUBytes)) each"
         if shape.sameServer || shape.groups == 1 {
-            need = "needs \(shape.gpus) \(perGPU) on one server"
+            need = "needs \(shape.gpus) \(perGPU)\(shape.gpus == 1 ? "" : " on one server")"
             if shape.tp > 1 { need += " (tp=\(shape.tp))" }
         } else {
             need = "needs \(shape.gpus) \(perGPU) in \(shape.groups) group\(shape.groups == 1 ? "" : "s") of \(shape.tp) per server"

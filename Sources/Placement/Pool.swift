@@ -46,11 +46,11 @@ struct Pool {
 
     init(_ servers: [ServerState]) {
         self.servers = servers
+        // Mutate the buckets in place: copying a bucket out and back would copy its heap on
+        // every push (quadratic in the number of servers).
         for (i, s) in servers.enumerated() {
-            var b = buckets[s.gpuType] ?? []
-            while b.count <= s.gpuCount { b.append(IndexHeap()) }
-            b[s.free.count].push(i)
-            buckets[s.gpuType] = b
+            while buckets[s.gpuType, default: []].count <= s.gpuCount { buckets[s.gpuType, default: []].append(IndexHeap()) }
+            buckets[s.gpuType]![s.free.count].push(i)
         }
     }
 
@@ -71,7 +71,9 @@ struct Pool {
 
     /// The lowest-index server in bucket `f` of `type` that passes `accept`, dropping stale entries.
     mutating func first(in f: Int, of type: String, where accept: (ServerState, Int) -> Bool) -> Int? {
+        // Move the heap out (leaving an empty one) so that popping does not copy it.
         var heap = buckets[type]![f]
+        buckets[type]![f] = IndexHeap()
         let servers = self.servers
         var aside: [Int] = []
         var found: Int?

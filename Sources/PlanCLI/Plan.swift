@@ -78,11 +78,32 @@ public struct Plan: ParsableCommand {
     /// Runs the process's arguments and exits.
     public static func runAndExit() -> Never {
         let ctx = Context.process()
-        let status = run(Array(CommandLine.arguments.dropFirst()), context: ctx)
+        var status: Int32
+        if let bad = firstInvalidArgument() {
+            ctx.err.line("error: argument \(bad) is not valid UTF-8 text; give names and paths as UTF-8")
+            status = ExitCode.usage
+        } else {
+            status = run(Array(CommandLine.arguments.dropFirst()), context: ctx)
+        }
+        let saved = ctx.savedChanges
         ctx.close()
-        ctx.out.flush()
+        if !ctx.out.flush(), let why = ctx.out.failure {
+            let kept = saved ? "; the change to the database was saved, only this report was lost" : ""
+            ctx.err.line("error: cannot write to standard output (\(why))\(kept)")
+            if status == 0 { status = ExitCode.failure }
+        }
         ctx.err.flush()
         Foundation.exit(status)
+    }
+
+    /// The position (1-based) of the first command-line argument that is not valid UTF-8; Swift's
+    /// `CommandLine.arguments` would silently turn its bad bytes into U+FFFD.
+    static func firstInvalidArgument() -> Int? {
+        for i in 1..<Int(CommandLine.argc) {
+            guard let p = CommandLine.unsafeArgv[i] else { continue }
+            if String(validatingCString: p) == nil { return i }
+        }
+        return nil
     }
 
     /// `plan --db PATH <command>`: global options written before the command name.

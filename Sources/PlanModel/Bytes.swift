@@ -57,7 +57,7 @@ public enum ByteSize {
     ]
 
     /// What a valid size looks like, for error messages.
-    public static let validForms = "a positive size such as 80GB, 80GiB, 81920MiB, 2TiB or plain bytes"
+    public static let validForms = "a positive size such as 80GB, 80GiB, 81920MiB, 2TiB or a whole number of bytes"
 
     /// Returns the size in bytes, or nil when `text` is not a positive size that fits in 63 bits.
     public static func parse(_ text: String) -> Bytes? {
@@ -90,6 +90,8 @@ public enum ByteSize {
         let (wholeBytes, o1) = w.multipliedReportingOverflow(by: unit)
         guard !o1 else { return nil }
         var fracBytes = 0
+        // A plain byte count is whole: "0.5" is not half a byte rounded up.
+        if unit == 1 && !frac.isEmpty && frac.contains(where: { $0 != "0" }) { return nil }
         if !frac.isEmpty, let f = Int(frac) {
             var scale = 1
             for _ in 0..<frac.count { scale *= 10 }
@@ -110,4 +112,20 @@ extension String {
         while s.last == char { s = s.dropLast() }
         return String(s)
     }
+}
+
+extension Bytes {
+    /// Two sizes in GiB for a message that compares them; when two decimals would print them the
+    /// same ("needs 79.65 GiB; has 79.65 GiB"), both are given in bytes.
+    public static func contrasted(_ a: Int, _ b: Int) -> (String, String) {
+        let x = Bytes(a).gibString
+        let y = Bytes(b).gibString
+        if x == y && a != b { return ("\(a) bytes", "\(b) bytes") }
+        return (x, y)
+    }
+}
+
+/// "1 GPU", "2 GPUs": a count with its noun in the right number.
+public func counted(_ n: Int, _ noun: String, plural: String? = nil) -> String {
+    "\(n) \(n == 1 ? noun : (plural ?? noun + "s"))"
 }

@@ -54,7 +54,9 @@ import TestSupport
     @Test func namesWithQuotesSemicolonsNewlinesAndUnicodeAreStoredAndPrintedExactly() throws {
         let f = try Self.fleet()
         defer { f.dir.cleanup() }
-        for name in ["it's \"quoted\"", "a;b; DROP TABLE jobs;--", "two\nlines", "東京-ü-🚀", "  spaced  "] {
+        // Control characters and surrounding white space are refused (AdversarialTests); everything
+        // else is stored as given.
+        for name in ["it's \"quoted\"", "a;b; DROP TABLE jobs;--", "東京-ü-🚀", "in side, with comma"] {
             #expect(f.plan("add-server", name, "--gpu", "l4", "--gpus", "1").status == 0, "\(name)")
             #expect(f.plan("job", "add", name, "--gpus", "1", "--gpu-memory", "1GB").status == 0, "\(name)")
             let servers = try jsonArray(f.plan("servers", "--format", "json").stdout).map { $0["name"] as! String }
@@ -63,10 +65,10 @@ import TestSupport
             #expect(jobs.contains(name))
             // And round-trip through CSV (RFC 4180 quoting).
             let csv = f.plan("servers", "--format", "csv").stdout
-            #expect(csv.contains(name.contains(where: { $0 == "\"" || $0 == "\n" || $0 == ";" || $0 == " " }) ? "\"" : name))
+            #expect(csv.contains(name.contains(where: { $0 == "\"" || $0 == "," }) ? "\"" : name))
         }
         #expect(f.plan("job", "remove", "a;b; DROP TABLE jobs;--").status == 0)
-        #expect(try jsonArray(f.plan("jobs", "--format", "json").stdout).count == 5)
+        #expect(try jsonArray(f.plan("jobs", "--format", "json").stdout).count == 4)
     }
 
     @Test func badConfigFilesAreRefused() throws {

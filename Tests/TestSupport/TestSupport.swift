@@ -33,6 +33,13 @@ public struct RunResult {
     public var stderr: String
     /// Whether the process died from a signal (a trap, a crash or a kill) rather than exiting.
     public var signaled: Bool = false
+
+    public init(status: Int32, stdout: String, stderr: String, signaled: Bool = false) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.signaled = signaled
+    }
 }
 
 /// The `plan` executable built next to this test bundle.

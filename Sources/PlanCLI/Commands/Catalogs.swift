@@ -41,7 +41,7 @@ struct GPUs: PlanCommand {
     }
 
     func run(in ctx: Context) throws {
-        let gpus = try ctx.store().gpuTypes()
+        let gpus = try ctx.store(readOnly: true).gpuTypes()
         let items = gpus.map {
             Item(
                 id: $0.id, name: $0.name, vendor: $0.vendor, aliases: $0.aliases, memoryBytes: $0.memoryBytes,
@@ -112,7 +112,7 @@ struct SKUList: PlanCommand {
     @OptionGroup var output: FormatOptions
 
     func run(in ctx: Context) throws {
-        ctx.out.render(try ctx.store().skus().map(SKUItem.init), output.format)
+        ctx.out.render(try ctx.store(readOnly: true).skus().map(SKUItem.init), output.format)
     }
 }
 
@@ -237,7 +237,7 @@ struct ModelList: PlanCommand {
     @OptionGroup var output: FormatOptions
 
     func run(in ctx: Context) throws {
-        let items = try ctx.store().models().compactMap { m -> ModelItem? in
+        let items = try ctx.store(readOnly: true).models().compactMap { m -> ModelItem? in
             guard let a = try? ModelArchitecture(config: m.config, origin: m.id) else { return nil }
             return ModelItem(m, a)
         }

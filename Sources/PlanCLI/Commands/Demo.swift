@@ -8,8 +8,11 @@ struct Demo: PlanCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the example: a small cluster and LLM jobs, placed; leftover capacity; the purchase gap.",
         discussion: """
-            Adds servers named demo-* and example jobs to the database when they are absent, places the pending \
+            Adds servers named demo-* and example jobs to a database of its own when they are absent, places the pending \
             jobs, and prints the cluster, the placement, the leftover capacity and the cheapest servers to buy. Running it again adds nothing new.
+
+            The demo never touches your inventory: it uses ${XDG_DATA_HOME:-$HOME/.local/share}/plan/demo.sqlite \
+            (PLAN_DB is ignored), or the database given with --db.
             """)
     @OptionGroup var global: GlobalOptions
 
@@ -36,6 +39,12 @@ struct Demo: PlanCommand {
     ]
 
     func run(in ctx: Context) throws {
+        if (ctx.dbOverride ?? "").isEmpty {
+            let path = ctx.demoDatabasePath
+            try? FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            ctx.dbOverride = path
+        }
         let store = try ctx.store()
         let existing = Set(try store.servers().map(\.name))
         let missing = Self.servers.filter { !existing.contains($0.name) }

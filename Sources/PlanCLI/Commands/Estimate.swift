@@ -23,13 +23,13 @@ struct Estimate: PlanCommand {
     var model: String
     @OptionGroup var workloadOptions: WorkloadOptions
     @OptionGroup var splitOptions: SplitOptions
-    @Option(help: "Fraction of GPU memory kept free when judging a fit (default 0.1).") var headroom: Double?
+    @Option(parsing: .unconditional, help: "Fraction of GPU memory kept free when judging a fit (default 0.1).") var headroom: Double?
     @Option(name: .customLong("max-recommendations"), help: "How many recommendations to print (0 = none).")
     var maxRecommendations: Int = 10
     @OptionGroup var output: FormatOptions
 
     func run(in ctx: Context) throws {
-        let catalog = try ctx.databaseExists ? ctx.store().catalog() : CatalogSnapshot.seeds(ctx.resources())
+        let catalog = try Self.catalog(ctx)
         let resolved = try ModelResolver.resolve(model, catalog: catalog)
         let w = try workloadOptions.workload()
         let split = try splitOptions.split(mode: w.mode)
@@ -44,6 +44,12 @@ struct Estimate: PlanCommand {
             throw PlanError.usage("--gpu-memory-utilization needs --gpu to know the memory it reserves")
         }
         let a = resolved.architecture
+        if w.mode == .infer, splitOptions.tp == nil, let g = splitOptions.gpus, g > 1, a.heads % split.tp != 0 {
+            let valid = (1...min(a.heads, 1024)).filter { a.heads % $0 == 0 }.map { String($0 * split.pp) }
+            throw PlanError.usage(
+                "--gpus \(g) serves one copy with tensor parallelism over \(split.tp) GPUs, but \(split.tp) does not divide the model's "
+                    + "\(a.heads) attention heads; valid --gpus: \(valid.joined(separator: ", ")) (or give --tp and --pp)")
+        }
         do {
             try Estimator.validate(a, w, split)
         } catch let e as EstimateError {
@@ -62,6 +68,21 @@ struct Estimate: PlanCommand {
         case .json: ctx.out.write(JSONOutput.encode(report.json))
         case .csv: ctx.out.write(report.csv)
         case .table: ctx.out.write(report.table)
+        }
+    }
+}
+
+extension Estimate {
+    /// The catalogs: the database's when one exists (your prices and models), else the seeds.
+    /// An estimate never needs the database: one that cannot be read is reported in one warning
+    /// line and the built-in catalogs are used.
+    static func catalog(_ ctx: Context) throws -> CatalogSnapshot {
+        guard ctx.databaseExists else { return try CatalogSnapshot.seeds(ctx.resources()) }
+        do {
+            return try ctx.store(readOnly: true).catalog()
+        } catch {
+            ctx.err.line("warning: \(describe(error).0); estimating with the built-in catalogs instead")
+            return try CatalogSnapshot.seeds(ctx.resources())
         }
     }
 }

@@ -23,7 +23,7 @@ struct Gaps: PlanCommand {
     static let csvHeader = ["server_sku", "gpu", "gpus_per_server", "quantity", "unit_price", "total_price", "jobs"]
 
     func run(in ctx: Context) throws {
-        let report = try GapReport.compute(try ctx.store().snapshot(), whatIf: whatIf)
+        let report = try GapReport.compute(try ctx.store(readOnly: true).snapshot(), whatIf: whatIf)
         let text: String
         switch output.format {
         case .json: text = JSONOutput.encode(report.json)
@@ -31,11 +31,7 @@ struct Gaps: PlanCommand {
         case .table: text = report.table
         }
         if let path = outputFile {
-            do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-            } catch {
-                throw PlanError("cannot write '\(path)': \((error as NSError).localizedDescription); give a writable path for --output")
-            }
+            try ReportFile.write(text, to: path, databasePath: ctx.databasePath)
             if output.format == .table { ctx.out.line("wrote the purchase gap to \(path)") }
         } else {
             ctx.out.write(text)

@@ -216,7 +216,7 @@ struct Servers: PlanCommand {
     @OptionGroup var output: FormatOptions
 
     func run(in ctx: Context) throws {
-        ctx.out.render(try ctx.store().servers().map(ServerItem.init), output.format)
+        ctx.out.render(try ctx.store(readOnly: true).servers().map(ServerItem.init), output.format)
     }
 }
 

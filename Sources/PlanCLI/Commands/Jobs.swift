@@ -40,7 +40,7 @@ struct JobAdd: PlanCommand {
     @Flag(name: .customLong("same-server"), help: "Pre-sized job: all GPUs on one server.") var sameServer = false
     @Option(name: .customLong("gpu-types"), help: "Allowed GPU types, comma-separated (default: any).") var gpuTypes: String?
     @Option(help: "Run only on this GPU type (same as --gpu-types with one type).") var gpu: String?
-    @Option(help: "Fraction of each GPU's memory to keep free (default 0.1 for model jobs, 0 for pre-sized).") var headroom: Double?
+    @Option(parsing: .unconditional, help: "Fraction of each GPU's memory to keep free (default 0.1 for model jobs, 0 for pre-sized).") var headroom: Double?
     @OptionGroup var output: FormatOptions
 
     func validate() throws {
@@ -48,6 +48,7 @@ struct JobAdd: PlanCommand {
         if let g = gpus { try Args.count(g, flag: "--gpus", range: 1...1024) }
         if let t = tp { try Args.count(t, flag: "--tp", range: 1...1024) }
         if let p = pp { try Args.count(p, flag: "--pp", range: 1...1024) }
+        try Args.count(priority, flag: "--priority", range: Limits.priority)
         if let h = headroom, !(h >= 0 && h < 1) { throw ValidationError("invalid --headroom \(h); expected a fraction from 0 to 0.99") }
     }
 
@@ -200,7 +201,7 @@ struct Jobs: PlanCommand {
     @OptionGroup var output: FormatOptions
 
     func run(in ctx: Context) throws {
-        ctx.out.render(try ctx.store().jobs().map(JobItem.init), output.format)
+        ctx.out.render(try ctx.store(readOnly: true).jobs().map(JobItem.init), output.format)
     }
 }
 

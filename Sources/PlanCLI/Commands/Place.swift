@@ -29,8 +29,9 @@ struct Place: PlanCommand {
     }
 
     func run(in ctx: Context) throws {
-        let store = try ctx.store()
-        let result = try store.plan(dryRun: dryRun) { snap in try PlaceRun.compute(snap, only: jobs, repack: repack) }
+        let store = try ctx.store(readOnly: dryRun)
+        let only = jobs.map(Names.normalized)
+        let result = try store.plan(dryRun: dryRun) { snap in try PlaceRun.compute(snap, only: only, repack: repack) }
         ctx.out.write(result.render(output.format, dryRun: dryRun))
         if strict && !result.unplaced.isEmpty { throw Exit(code: ExitCode.unplaced) }
     }
@@ -252,7 +253,10 @@ struct Unplace: PlanCommand {
     @Flag(help: "Unplace every job.") var all = false
 
     func validate() throws {
-        if jobs.isEmpty == !all { throw ValidationError("give --job NAME (repeatable) or --all") }
+        if all && !jobs.isEmpty {
+            throw ValidationError("give either --job NAME (repeatable) or --all, not both")
+        }
+        if !all && jobs.isEmpty { throw ValidationError("give --job NAME (repeatable) or --all") }
     }
 
     func run(in ctx: Context) throws {
@@ -290,7 +294,7 @@ struct Capacity: PlanCommand {
     }
 
     func run(in ctx: Context) throws {
-        try Self.render(try ctx.store().servers(), format: output.format, to: ctx.out, perServer: true)
+        try Self.render(try ctx.store(readOnly: true).servers(), format: output.format, to: ctx.out, perServer: true)
     }
 
     static func render(_ servers: [ServerInfo], format: OutputFormat, to out: OutputSink, perServer: Bool) throws {

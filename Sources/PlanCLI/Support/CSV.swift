@@ -135,6 +135,9 @@ struct InputTable {
         var body = data
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
         let firstByte = body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 })
+        if firstByte == UInt8(ascii: "{") {
+            throw PlanError("\(path) holds a JSON object; expected a JSON array of objects ([{...}, ...]) or CSV with a header line")
+        }
         if firstByte == UInt8(ascii: "[") {
             return try readJSON(Data(body), path: path, columns: columns, required: required)
         }
@@ -185,7 +188,7 @@ struct InputTable {
         do {
             doc = try JSONValue.parse(data)
         } catch {
-            throw PlanError("\(path) is not valid JSON; expected an array of objects with keys \(columns.joined(separator: ", "))")
+            throw PlanError("\(path) is not valid JSON (\(error.message)); expected an array of objects with keys \(columns.joined(separator: ", ")); nothing was imported")
         }
         guard case .array(let items) = doc else {
             throw PlanError("\(path): expected a JSON array of objects")

@@ -45,7 +45,7 @@ public final class Context: @unchecked Sendable {
     /// The context of the running process: stdout, stderr and its environment.
     public static func process() -> Context {
         Context(
-            out: OutputSink(handle: .standardOutput), err: OutputSink(handle: .standardError),
+            out: OutputSink(fd: 1), err: OutputSink(fd: 2),
             environment: ProcessInfo.processInfo.environment)
     }
 
@@ -60,9 +60,15 @@ public final class Context: @unchecked Sendable {
         (dbOverride ?? "").isEmpty && (environment["PLAN_DB"] ?? "").isEmpty
     }
 
+    /// The demo's own database, next to the default one.
+    var demoDatabasePath: String {
+        (defaultDatabasePath as NSString).deletingLastPathComponent + "/demo.sqlite"
+    }
+
     var defaultDatabasePath: String {
         let base: String
-        if let x = environment["XDG_DATA_HOME"], !x.isEmpty {
+        // The XDG base-directory spec: a relative XDG_DATA_HOME is invalid and is ignored.
+        if let x = environment["XDG_DATA_HOME"], x.hasPrefix("/") {
             base = x
         } else {
             base = (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
@@ -78,14 +84,22 @@ public final class Context: @unchecked Sendable {
     }
 
     /// The opened database, created and migrated on first use.
-    public func store() throws -> PlanStore {
-        if let s = openedStore { return s }
+    ///
+    /// `readOnly`: the command only reads, so a database file that cannot be written is opened
+    /// read-only rather than refused.
+    public func store(readOnly: Bool = false) throws -> PlanStore {
+        if let s = openedStore {
+            if !readOnly && !s.writable {
+                throw PlanError("cannot write to database '\(s.path)': the file or its folder is read-only")
+            }
+            return s
+        }
         let path = databasePath
         if usesDefaultLocation {
             let dir = (path as NSString).deletingLastPathComponent
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        let s = try PlanStore.open(path: path, resources: try resources())
+        let s = try PlanStore.open(path: path, resources: try resources(), readOnly: readOnly)
         openedStore = s
         return s
     }
@@ -95,6 +109,10 @@ public final class Context: @unchecked Sendable {
         try? openedStore?.close()
         openedStore = nil
     }
+
+    /// Whether the command has committed a change to the database (so a failure to print its
+    /// report must say the change was kept).
+    public var savedChanges: Bool { openedStore?.savedChanges ?? false }
 
     /// Whether a database already exists where this command would look.
     public var databaseExists: Bool { FileManager.default.fileExists(atPath: databasePath) }

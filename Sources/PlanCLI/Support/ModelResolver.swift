@@ -15,27 +15,42 @@ struct ResolvedModel {
 /// Resolves `--model`: a path to a config.json or a folder holding one, else a catalog id or alias.
 enum ModelResolver {
     static func readConfig(path: String) throws -> (JSONValue, String) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if errno == ELOOP { throw PlanError("'\(path)' is a loop of symbolic links; give a config.json or a folder that contains one") }
+            if lstat(path, &st) == 0 { throw PlanError("'\(path)' is a symbolic link to a file that does not exist") }
             throw PlanError("no such file or folder '\(path)'; give a config.json or a folder that contains one")
         }
-        let file = isDir.boolValue ? (path as NSString).appendingPathComponent("config.json") : path
-        guard let data = FileManager.default.contents(atPath: file) else {
+        let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+        let file = isDir ? (path as NSString).appendingPathComponent("config.json") : path
+        if isDir {
+            guard stat(file, &st) == 0 else { throw PlanError("the folder '\(path)' has no config.json") }
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw PlanError("'\(file)' is \(FileKind.describe(st.st_mode)), not a regular file; expected a Hugging Face config.json")
+        }
+        guard Int(st.st_size) <= Limits.configBytes else {
             throw PlanError(
-                isDir.boolValue ? "the folder '\(path)' has no config.json" : "cannot read '\(file)': permission denied")
+                "'\(file)' is \(st.st_size) bytes; a config.json is a few kilobytes and plan reads up to \(Limits.configBytes) bytes")
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PlanError("cannot read '\(file)': permission denied")
         }
         guard String(data: data, encoding: .utf8) != nil else {
             throw PlanError("'\(file)' is not UTF-8 text; expected a Hugging Face config.json")
         }
         do {
             return (try JSONValue.parse(data), file)
-        } catch {
-            throw PlanError("'\(file)' is not valid JSON; expected a Hugging Face config.json")
+        } catch let e as JSONValue.ParseError {
+            throw PlanError("'\(file)' is not valid JSON (\(e.message)); expected a Hugging Face config.json")
         }
     }
 
+    /// Whether `s` names something on disk (even a broken or looping symbolic link, so the
+    /// message is about the file and not about an unknown catalog id).
     static func looksLikePath(_ s: String) -> Bool {
-        FileManager.default.fileExists(atPath: s)
+        var st = stat()
+        return lstat(s, &st) == 0
     }
 
     static func resolve(_ name: String, catalog: CatalogSnapshot) throws -> ResolvedModel {

@@ -1,31 +1,92 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PlanModel
 
 /// Where a command writes. The process uses stdout/stderr; tests capture into strings.
+///
+/// Writes go through `write(2)` and never trap: the first failure (a full disk, a closed pipe) is
+/// kept in `failure`, later output is dropped, and the command's caller reports it in one line.
+/// Everything written is passed through `TerminalText.sanitized`, so a name holding ESC or BEL
+/// cannot drive the reader's terminal.
 public final class OutputSink: @unchecked Sendable {
-    private let handle: FileHandle?
+    private let fd: Int32?
     public private(set) var captured = ""
-    private var buffer = ""
+    private var buffer: [UInt8] = []
+    /// Why writing failed (strerror), if it did.
+    public private(set) var failure: String?
 
-    public init(handle: FileHandle?) { self.handle = handle }
+    /// A sink that writes to file descriptor `fd` (1 for stdout, 2 for stderr).
+    public init(fd: Int32) { self.fd = fd }
+    private init() { fd = nil }
     /// A sink that keeps everything in `captured`.
-    public static func capture() -> OutputSink { OutputSink(handle: nil) }
+    public static func capture() -> OutputSink { OutputSink() }
 
     public func write(_ text: String) {
-        if handle == nil {
-            captured += text
+        let clean = TerminalText.sanitized(text)
+        if fd == nil {
+            captured += clean
         } else {
-            buffer += text
-            if buffer.utf8.count > 1 << 16 { flush() }
+            buffer.append(contentsOf: clean.utf8)
+            if buffer.count > 1 << 16 { flush() }
         }
     }
 
     public func line(_ text: String = "") { write(text + "\n") }
 
-    public func flush() {
-        guard let handle, !buffer.isEmpty else { return }
-        handle.write(Data(buffer.utf8))
-        buffer = ""
+    /// Writes what is buffered; returns false once a write has failed.
+    @discardableResult
+    public func flush() -> Bool {
+        guard let fd else { return true }
+        defer { buffer.removeAll(keepingCapacity: true) }
+        guard failure == nil else { return false }
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failure = String(cString: strerror(errno))
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+}
+
+/// Text made safe for a terminal: control characters other than tab, line feed and the CR of a
+/// CRLF line end, and C1 controls, are written as `\u{XX}`.
+public enum TerminalText {
+    public static func sanitized(_ text: String) -> String {
+        var text = text
+        let clean = text.withUTF8 { bytes -> Bool in
+            // Almost all output has nothing to escape: one pass over the bytes.
+            for i in bytes.indices {
+                let b = bytes[i]
+                if b >= 0x20 && b != 0x7F && b != 0xC2 { continue }
+                if b == 0x0A || b == 0x09 { continue }
+                if b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { continue }
+                if b == 0xC2 && !(i + 1 < bytes.count && (0x80...0x9F).contains(bytes[i + 1])) { continue }
+                return false
+            }
+            return true
+        }
+        if clean { return text }
+        var out = String.UnicodeScalarView()
+        let scalars = Array(text.unicodeScalars)
+        for (i, u) in scalars.enumerated() {
+            let v = u.value
+            let keep = v == 0x0A || v == 0x09 || (v == 0x0D && i + 1 < scalars.count && scalars[i + 1] == "\n")
+            if !keep && (v < 0x20 || (0x7F...0x9F).contains(v)) {
+                out.append(contentsOf: "\\u{\(String(v, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                out.append(u)
+            }
+        }
+        return String(out)
     }
 }
 
@@ -74,12 +135,25 @@ public struct TextTable {
 }
 
 /// RFC 4180 CSV: fields with a comma, quote, CR or LF are quoted and quotes doubled; CRLF line ends.
+///
+/// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, tab or CR) is
+/// neutralised with a leading `'`, as OWASP's "CSV injection" advice says; numbers such as `-5`
+/// stay numbers.
 public enum CSVWriter {
-    public static func field(_ s: String) -> String {
+    public static func field(_ raw: String) -> String {
+        let s = neutralised(raw)
         if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || s.hasPrefix(" ") || s.hasSuffix(" ") {
             return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         return s
+    }
+
+    static func neutralised(_ s: String) -> String {
+        guard let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return s }
+        if Double(s) != nil && s.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+" || $0 == "." || $0 == "e" || $0 == "E") }) {
+            return s
+        }
+        return "'" + s
     }
 
     public static func render(header: [String], rows: [[String]]) -> String {

@@ -87,8 +87,11 @@ struct Sizer {
             }
             if shapes.isEmpty {
                 let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
-                return ([], "needs \(n) GPUs with >= \(Bytes(need).gibString) each\(job.sameServer ? " on one server" : ""); "
-                    + "the largest GPU in the fleet is \(largest.type.id) with \(Bytes(largest.type.memoryBytes).gibString)"
+                let memoryNeeded = Int((Double(need) / (1 - headroom)).rounded(.up))
+                let (needText, hasText) = Bytes.contrasted(memoryNeeded, largest.type.memoryBytes)
+                let headroomText = headroom > 0 ? " (\(Bytes(need).gibString) plus \(Int((headroom * 100).rounded()))% headroom)" : ""
+                return ([], "needs \(counted(n, "GPU")) with >= \(needText) each\(headroomText)\(job.sameServer ? " on one server" : ""); "
+                    + "the largest GPU in the fleet is \(largest.type.id) with \(hasText)"
                     + (job.sameServer ? " and at most \(largest.maxPerServer) per server" : ""))
             }
             return (sorted(shapes), nil)
