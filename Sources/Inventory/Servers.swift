@@ -133,32 +133,43 @@ extension PlanStore {
     }
 
     static func fetchServers(_ db: Database) throws -> [ServerInfo] {
+        // Each placement's host memory is split evenly over its GPUs; count them once per placement.
         var holders: [Int: (String, Int, Int)] = [:]
         let held = try Row.fetchCursor(
             db,
             sql: """
-                SELECT pg.gpu_id, j.name, p.replica,
-                    p.host_bytes / (SELECT count(*) FROM placement_gpus x WHERE x.placement_id = p.id)
+                WITH sizes AS (SELECT placement_id, count(*) AS n FROM placement_gpus GROUP BY placement_id)
+                SELECT pg.gpu_id, j.name, p.replica, p.host_bytes / sizes.n
                 FROM placement_gpus pg JOIN placements p ON p.id = pg.placement_id JOIN jobs j ON j.id = p.job_id
+                JOIN sizes ON sizes.placement_id = p.id
                 """)
         while let row = try held.next() {
             holders[row[0]] = (row[1], row[2], row[3])
         }
-        var byServer: [Int: [GPUSlot]] = [:]
+        // GPUs in server order and servers in id order: one merge, no lookup per GPU.
         let gpus = try Row.fetchCursor(db, sql: "SELECT id, server_id, idx, memory_bytes FROM gpus ORDER BY server_id, idx")
-        while let row = try gpus.next() {
+        var pending: (server: Int, slot: GPUSlot)? = nil
+        func nextGPU() throws -> (server: Int, slot: GPUSlot)? {
+            guard let row = try gpus.next() else { return nil }
             let id: Int = row[0]
             let h = holders[id]
-            byServer[row[1], default: []].append(
-                GPUSlot(id: id, index: row[2], memoryBytes: row[3], job: h?.0, replica: h?.1, hostBytes: h?.2 ?? 0))
+            return (row[1], GPUSlot(id: id, index: row[2], memoryBytes: row[3], job: h?.0, replica: h?.1, hostBytes: h?.2 ?? 0))
         }
-        var result = try Row.fetchAll(db, sql: "SELECT * FROM servers").map { row -> ServerInfo in
-            let id: Int = row["id"]
-            let gpus = byServer[id] ?? []
-            return ServerInfo(
-                id: id, name: row["name"], gpuType: row["gpu_type_id"], gpuCount: row["gpu_count"],
-                gpuMemoryBytes: gpus.map(\.memoryBytes).min() ?? 0, hostMemoryBytes: row["host_memory_bytes"],
-                site: row["site"], rack: row["rack"], gpus: gpus)
+        pending = try nextGPU()
+        var result: [ServerInfo] = []
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT id, name, gpu_type_id, gpu_count, host_memory_bytes, site, rack FROM servers ORDER BY id")
+        while let row = try rows.next() {
+            let id: Int = row[0]
+            var slots: [GPUSlot] = []
+            while let p = pending, p.server <= id {
+                if p.server == id { slots.append(p.slot) }
+                pending = try nextGPU()
+            }
+            result.append(
+                ServerInfo(
+                    id: id, name: row[1], gpuType: row[2], gpuCount: row[3], gpuMemoryBytes: slots.map(\.memoryBytes).min() ?? 0,
+                    hostMemoryBytes: row[4], site: row[5], rack: row[6], gpus: slots))
         }
         result.sort { naturalLess($0.name, $1.name) }
         return result

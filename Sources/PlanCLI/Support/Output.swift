@@ -27,6 +27,11 @@ public final class OutputSink: @unchecked Sendable {
         let clean = TerminalText.sanitized(text)
         if fd == nil {
             captured += clean
+        } else if clean.utf8.count > 1 << 16 {
+            // A large document goes out from its own storage, not through the buffer.
+            flush()
+            var text = clean
+            text.withUTF8 { send($0) }
         } else {
             buffer.append(contentsOf: clean.utf8)
             if buffer.count > 1 << 16 { flush() }
@@ -35,25 +40,40 @@ public final class OutputSink: @unchecked Sendable {
 
     public func line(_ text: String = "") { write(text + "\n") }
 
+    /// Writes `value` as JSON (`JSONWriter`), streamed in pieces; JSON escapes every control
+    /// character itself, so nothing needs sanitising.
+    func json<T: Encodable>(_ value: T) {
+        JSONWriter.stream(value) { bytes in
+            if fd == nil {
+                captured += String(decoding: bytes, as: UTF8.self)
+            } else {
+                flush()
+                bytes.withUnsafeBufferPointer { send($0) }
+            }
+        }
+    }
+
     /// Writes what is buffered; returns false once a write has failed.
     @discardableResult
     public func flush() -> Bool {
-        guard let fd else { return true }
+        guard fd != nil else { return true }
         defer { buffer.removeAll(keepingCapacity: true) }
-        guard failure == nil else { return false }
+        buffer.withUnsafeBufferPointer { send($0) }
+        return failure == nil
+    }
+
+    private func send(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let fd, failure == nil, let base = bytes.baseAddress else { return }
         var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-            }
+        while offset < bytes.count {
+            let n = Glibc.write(fd, base + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 failure = String(cString: strerror(errno))
-                return false
+                return
             }
             offset += n
         }
-        return true
     }
 }
 
@@ -163,15 +183,9 @@ public enum CSVWriter {
     }
 }
 
-/// JSON output: one document, sorted keys, pretty-printed, snake_case keys.
+/// JSON output: one document, sorted keys, pretty-printed, snake_case keys (`JSONWriter`).
 public enum JSONOutput {
-    public static func encode<T: Encodable>(_ value: T) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        let data = (try? enc.encode(value)) ?? Data("null".utf8)
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    public static func encode<T: Encodable>(_ value: T) -> String { JSONWriter.encode(value) }
 }
 
 /// Human-friendly numbers for tables.
@@ -213,7 +227,7 @@ extension OutputSink {
     /// Writes `items` in `format`: one JSON array, a CSV with header, or an aligned table.
     func render<T: Listing>(_ items: [T], _ format: OutputFormat) {
         switch format {
-        case .json: write(JSONOutput.encode(items))
+        case .json: json(items)
         case .csv: write(CSVWriter.render(header: T.csvHeader, rows: items.map(\.csvRow)))
         case .table:
             var t = TextTable(T.tableHeader, rightAligned: T.rightAligned)
