@@ -32,7 +32,13 @@ let package = Package(
         // The only module that imports GRDB: store, records, migrations, seeds.
         .target(
             name: "Inventory",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), "PlanModel"]),
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), "PlanModel"],
+            plugins: ["EmbedResourcesPlugin"]),
+        // Build-time: compiles Migrations/ and Seeds/ into Inventory, so a copied binary is whole.
+        .executableTarget(name: "embed-resources", path: "Sources/embed-resources"),
+        .plugin(
+            name: "EmbedResourcesPlugin", capability: .buildTool(), dependencies: ["embed-resources"],
+            path: "Sources/EmbedResourcesPlugin"),
         // Helpers shared by the test targets: temp folders, running the built binary, database dumps.
         .target(
             name: "TestSupport",

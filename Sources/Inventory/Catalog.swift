@@ -8,10 +8,10 @@ extension PlanStore {
     /// Seed rows are upserted by id: catalog facts are refreshed, while what a user set
     /// (`user_price_usd`, discounts, user-added rows with their own ids) is never overwritten.
     func seedIfNeeded(force: Bool = false) throws {
-        let (hash, _) = try SeedFiles.hash(in: resources.seedsDirectory)
+        let (hash, _) = try SeedFiles.hash(in: resources)
         let stored = try read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'seed_hash'") }
         if stored == hash && !force { return }
-        let seeds = try SeedFiles.load(from: resources.seedsDirectory)
+        let seeds = try SeedFiles.load(from: resources)
         try maintenanceWrite { db in
             try Self.applySeeds(seeds, db)
             try db.execute(
@@ -154,8 +154,8 @@ extension PlanStore {
         do {
             sku.id = try Names.checked(sku.id, .name("SKU id"))
             sku.name = try Names.checked(sku.name, .name("SKU name"))
-        } catch let e as Names.Problem {
-            throw StoreError(e.message)
+        } catch {
+            throw StoreError(error.message)
         }
         return try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM server_skus WHERE id = ? COLLATE NOCASE", arguments: [sku.id]) == true {
@@ -198,9 +198,9 @@ extension PlanStore {
         let aliases: [String]
         do {
             id = try Names.checked(rawID, .name("model id"))
-            aliases = try rawAliases.map { try Names.checked($0, .name("model alias")) }
-        } catch let e as Names.Problem {
-            throw StoreError(e.message)
+            aliases = try rawAliases.map { a throws(Names.Problem) in try Names.checked(a, .name("model alias")) }
+        } catch {
+            throw StoreError(error.message)
         }
         if config.encodedString().utf8.count > Limits.configBytes {
             throw StoreError("the config of model '\(id)' is larger than \(Limits.configBytes) bytes; plan stores configs up to 1 MiB")
@@ -240,7 +240,7 @@ public struct CatalogSnapshot: Sendable {
 
     /// The catalog as shipped, read from `Seeds/` without a database.
     public static func seeds(_ resources: Resources) throws -> CatalogSnapshot {
-        let s = try SeedFiles.load(from: resources.seedsDirectory)
+        let s = try SeedFiles.load(from: resources)
         return CatalogSnapshot(
             gpus: s.gpus.map {
                 GPUType(

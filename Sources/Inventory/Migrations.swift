@@ -12,18 +12,17 @@ extension PlanStore {
         var sql: String
     }
 
-    static func migrations(in dir: URL) throws -> [Migration] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    static func migrations(in resources: Resources) throws -> [Migration] {
         var result: [Migration] = []
-        for name in names.sorted() where name.hasSuffix(".sql") {
+        for name in resources.names(in: "Migrations") {
             guard let version = Int(name.prefix(while: { $0.isNumber })), version > 0 else { continue }
-            guard let sql = try? String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8) else {
-                throw StoreError("cannot read migration '\(name)' in '\(dir.path)'")
+            guard let sql = resources.files["Migrations/" + name].flatMap({ String(data: $0, encoding: .utf8) }) else {
+                throw StoreError("cannot read migration '\(name)' from \(resources.origin)")
             }
             result.append(Migration(version: version, name: name, sql: sql))
         }
         for (i, m) in result.enumerated() where m.version != i + 1 {
-            throw StoreError("migrations in '\(dir.path)' must be numbered 0001, 0002, ... without gaps; found '\(m.name)'")
+            throw StoreError("migrations in \(resources.origin) must be numbered 0001, 0002, ... without gaps; found '\(m.name)'")
         }
         return result
     }
@@ -34,7 +33,7 @@ extension PlanStore {
     }
 
     func migrate() throws {
-        let all = try Self.migrations(in: resources.migrationsDirectory)
+        let all = try Self.migrations(in: resources)
         let current = try schemaVersion()
         try refuseNewer(current, known: all.count)
         try checkRecordedVersion(current)
@@ -97,7 +96,7 @@ extension PlanStore {
     /// with foreign keys off). The expected schema comes from running the migrations on an
     /// in-memory database, so there is no second copy of it to keep in step.
     func checkIntegrity() throws {
-        let all = try Self.migrations(in: resources.migrationsDirectory)
+        let all = try Self.migrations(in: resources)
         let expectedDB = try DatabaseQueue()
         try expectedDB.write { db in
             try db.execute(

@@ -1,43 +1,51 @@
 import Foundation
 
-/// Where the SQL migrations and catalog seeds live: the repository the binary was built from.
+/// The SQL migrations and catalog seeds: `Migrations/*.sql` and `Seeds/*.json`, by path.
 ///
-/// Looked up once per process, in order: `PLAN_RESOURCES`, the folders above the running
-/// executable (`.build/release/plan` sits inside the checkout), then the checkout this file was
-/// compiled from. The current directory never matters.
+/// They are compiled into the binary (the EmbedResources build plugin), so a copied `plan` works
+/// anywhere. `PLAN_RESOURCES=DIR` reads them from a checkout instead (to try edited seeds without
+/// rebuilding). The current directory never matters.
 public struct Resources: Sendable {
-    public var migrationsDirectory: URL
-    public var seedsDirectory: URL
+    /// File contents by path relative to the repository root ("Migrations/0001_init.sql").
+    public let files: [String: Data]
+    /// Where they came from, for messages.
+    public let origin: String
 
-    public init(root: URL) {
-        migrationsDirectory = root.appendingPathComponent("Migrations")
-        seedsDirectory = root.appendingPathComponent("Seeds")
+    public init(files: [String: Data], origin: String) {
+        self.files = files
+        self.origin = origin
     }
 
-    /// The resources of this build of `plan`.
-    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws
-        -> Resources
-    {
-        var candidates: [URL] = []
-        if let env = environment["PLAN_RESOURCES"], !env.isEmpty {
-            candidates.append(URL(fileURLWithPath: env))
+    /// Reads `Migrations/*.sql` and `Seeds/*.json` under `root`.
+    public init(root: URL) {
+        var files: [String: Data] = [:]
+        for (folder, ending) in [("Migrations", ".sql"), ("Seeds", ".json")] {
+            let dir = root.appendingPathComponent(folder)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasSuffix(ending) {
+                if let d = FileManager.default.contents(atPath: dir.appendingPathComponent(name).path) {
+                    files["\(folder)/\(name)"] = d
+                }
+            }
         }
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        var dir = exe.deletingLastPathComponent()
-        for _ in 0..<6 {
-            candidates.append(dir)
-            dir = dir.deletingLastPathComponent()
+        self.init(files: files, origin: root.path)
+    }
+
+    /// The copy compiled into this binary.
+    public static let embedded = Resources(
+        files: EmbeddedResources.files.mapValues { Data($0.utf8) }, origin: "the copy built into plan")
+
+    /// The resources of this run: `PLAN_RESOURCES` when set, else the embedded copy.
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Resources {
+        guard let env = environment["PLAN_RESOURCES"], !env.isEmpty else { return embedded }
+        let r = Resources(root: URL(fileURLWithPath: env))
+        guard r.files["Migrations/0001_init.sql"] != nil else {
+            throw StoreError("PLAN_RESOURCES='\(env)' has no Migrations/0001_init.sql; point it at a plan checkout or unset it")
         }
-        // Sources/Inventory/Resources.swift -> the package root.
-        candidates.append(
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent())
-        for root in candidates {
-            let marker = root.appendingPathComponent("Migrations/0001_init.sql").path
-            if FileManager.default.fileExists(atPath: marker) { return Resources(root: root) }
-        }
-        throw StoreError(
-            "cannot find plan's Migrations/ and Seeds/ folders next to the binary or in the checkout it was "
-                + "built from; set PLAN_RESOURCES to the repository root")
+        return r
+    }
+
+    /// The files under `folder` ("Migrations"), by file name, sorted.
+    func names(in folder: String) -> [String] {
+        files.keys.filter { $0.hasPrefix(folder + "/") }.map { String($0.dropFirst(folder.count + 1)) }.sorted()
     }
 }

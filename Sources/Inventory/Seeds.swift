@@ -46,13 +46,12 @@ struct SeedFiles {
     static let fileNames = ["gpus.json", "skus.json", "models.json"]
 
     /// Reads the raw bytes and their hash; cheap enough for every start-up.
-    static func hash(in dir: URL) throws -> (String, [Data]) {
+    static func hash(in resources: Resources) throws -> (String, [Data]) {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         var datas: [Data] = []
         for name in fileNames {
-            let url = dir.appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw StoreError("cannot read the catalog seed '\(url.path)'; reinstall plan or set PLAN_RESOURCES")
+            guard let data = resources.files["Seeds/" + name] else {
+                throw StoreError("the catalog seed 'Seeds/\(name)' is missing from \(resources.origin)")
             }
             data.withUnsafeBytes { raw in
                 for b in raw.bindMemory(to: UInt8.self) {
@@ -65,8 +64,8 @@ struct SeedFiles {
         return (String(h, radix: 16), datas)
     }
 
-    static func load(from dir: URL) throws -> SeedFiles {
-        let (hash, datas) = try hash(in: dir)
+    static func load(from resources: Resources) throws -> SeedFiles {
+        let (hash, datas) = try hash(in: resources)
         let dec = JSONDecoder()
         do {
             return SeedFiles(
@@ -74,7 +73,7 @@ struct SeedFiles {
                 skus: try dec.decode([SKU].self, from: datas[1]),
                 models: try dec.decode([Model].self, from: datas[2]), hash: hash)
         } catch {
-            throw StoreError("the catalog seeds in '\(dir.path)' are malformed: \(error)")
+            throw StoreError("the catalog seeds in \(resources.origin) are malformed: \(error)")
         }
     }
 }

@@ -73,6 +73,19 @@ public enum Offload: String, Sendable, CaseIterable, Codable {
     case none, optimizer, params
 }
 
+extension Strategy {
+    /// The strategy when none is given: ZeRO-3 to offload parameters (their shards must move),
+    /// ZeRO-2 to offload the optimizer over several data-parallel ranks (DeepSpeed's offload
+    /// works with a sharded optimizer), else plain DDP.
+    public static func defaultFor(offload: Offload, dataParallel dp: Int) -> Strategy {
+        switch offload {
+        case .params: .zero3
+        case .optimizer where dp > 1: .zero2
+        default: .ddp
+        }
+    }
+}
+
 /// Everything about a workload that changes its memory, except how it is split across GPUs.
 public struct Workload: Sendable, Equatable, Codable {
     public var mode: Mode
@@ -114,7 +127,8 @@ public struct Workload: Sendable, Equatable, Codable {
     ) {
         self.mode = mode
         self.method = method
-        self.dtype = dtype
+        // QLoRA is LoRA on a 4-bit NF4 base: the one place this rule is written.
+        self.dtype = method == .qlora ? .nf4 : dtype
         self.kvDType = kvDType
         self.optimizer = optimizer
         self.precision = precision

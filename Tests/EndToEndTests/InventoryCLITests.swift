@@ -47,6 +47,26 @@ extension Fleet {
 }
 
 @Suite struct InventoryCLITests {
+    @Test func aCopiedBinaryWorksOnItsOwn() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let copy = dir.path("plan")
+        try FileManager.default.copyItem(atPath: planBinary().path, toPath: copy)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: copy)
+        p.arguments = ["--db", dir.path("db.sqlite"), "gpus", "--format", "json"]
+        p.environment = ["HOME": dir.path(""), "PATH": "/usr/bin:/bin"]
+        p.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try jsonArray(String(decoding: data, as: UTF8.self)).count == (try seedCount("gpus.json")))
+    }
+
     @Test func addServerThenListShowsEightGPUsOfCatalogMemory() throws {
         let f = Fleet()
         defer { f.dir.cleanup() }
@@ -227,4 +247,10 @@ extension Fleet {
             #expect(llama[key] != nil, "models JSON lacks \(key)")
         }
     }
+}
+
+/// Counts the objects of a seed file without going through the code under test.
+func seedCount(_ file: String) throws -> Int {
+    let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Seeds/\(file)"))
+    return (try JSONSerialization.jsonObject(with: data) as! [Any]).count
 }

@@ -34,7 +34,7 @@ func spawn(_ script: String, env: [String: String] = [:]) throws -> (Process, Pi
     return (p, err)
 }
 
-@Suite(.serialized) struct ReliabilityTests {
+@Suite(.serialized, .tags(.slow)) struct ReliabilityTests {
     /// 8 processes at once: three add servers, three add jobs, two place — five rounds, each on a
     /// fresh database. No "database is locked" reaches the user, no write is lost, no GPU is given twice.
     @Test func eightConcurrentProcessesLoseNothing() throws {
@@ -188,7 +188,7 @@ func spawn(_ script: String, env: [String: String] = [:]) throws -> (Process, Pi
 
 /// The same fuzzing through the real binary (fewer runs: each is a process): it never dies from a
 /// signal (a trap or crash), and any failure is one clean error line.
-@Suite struct BinaryFuzzTests {
+@Suite(.tags(.slow)) struct BinaryFuzzTests {
     @Test func randomArgumentsNeverKillTheProcess() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
@@ -210,4 +210,10 @@ func spawn(_ script: String, env: [String: String] = [:]) throws -> (Process, Pi
             }
         }
     }
+}
+
+extension Tag {
+    /// Suites that take a minute or more (concurrency, kill -9, fuzzing through the binary); the
+    /// quick loop in the README skips them.
+    @Tag static var slow: Self
 }

@@ -149,11 +149,16 @@ func migrationCount() throws -> Int {
         defer { dir.cleanup() }
         let s = try PlanStore.open(path: dir.path("p.sqlite"), resources: resources)
         try s.addServers([NewServer(name: "s", gpu: "l4-24gb", gpus: 4)])
-        let before = try s.queue.read { db in try Int.fetchOne(db, sql: "SELECT total_changes()") }
-        #expect(throws: DatabaseError.self) {
+        let before = try dumpDatabase(s.path)
+        // The statement must be refused by an integrity rule of the schema, not by anything else
+        // (a typo in the test's SQL would be a "no such column" error and prove nothing).
+        do {
             try s.queue.write { db in try db.execute(sql: sql) }
+            Issue.record("\(name): the schema accepted \(sql)")
+        } catch let e as DatabaseError {
+            #expect(e.resultCode == .SQLITE_CONSTRAINT, "\(name): refused for another reason: \(e)")
         }
-        _ = before
+        #expect(try dumpDatabase(s.path) == before, "\(name): the refused statement changed the database")
         #expect(try s.queue.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }.isEmpty)
     }
 

@@ -6,7 +6,7 @@ import TestSupport
 
 /// Random argument lists and random, mostly malformed files through the CLI, in-process: never a
 /// crash or a trap (either would kill this test process), only results or one clean error line.
-@Suite struct FuzzTests {
+@Suite(.tags(.slow)) struct FuzzTests {
     static let commands: [[String]] = [
         ["init"], ["gpus"], ["skus"], ["skus", "set-price"], ["skus", "add"], ["models"], ["models", "add"], ["add-server"],
         ["import", "servers"], ["import", "jobs"], ["servers"], ["remove-server"], ["estimate"], ["job", "add"], ["job", "remove"],
@@ -66,6 +66,7 @@ import TestSupport
         var tried = 0
         var failures = 0
         var checkedUnchanged = 0
+        var successes = 0
         for i in 0..<1200 {
             var args = Self.commands.randomElement(using: &rng)!
             for _ in 0..<Int.random(in: 0...7, using: &rng) {
@@ -79,7 +80,7 @@ import TestSupport
             if let at = args.firstIndex(of: "--db") { args.remove(at: at) }
             let check = i % 15 == 0
             let before = check ? try dumpDatabase(db) : ""
-            let (code, _, err) = run(args)
+            let (code, out, err) = run(args)
             tried += 1
             #expect([0, 1, 3, 64].contains(code), "\(args): exit \(code)")
             if code != 0 {
@@ -91,10 +92,36 @@ import TestSupport
                     #expect(try dumpDatabase(db) == before, "\(args) failed but changed the database")
                 }
             } else {
+                successes += 1
                 #expect(err.isEmpty || !err.contains("error:"), "\(args): succeeded but printed \(err)")
+                // What a successful run prints is well formed in the format asked for.
+                if let f = args.firstIndex(of: "--format"), f + 1 < args.count, !args.contains("--help"), !args.contains("-h") {
+                    switch args[f + 1] {
+                    case "json":
+                        #expect((try? JSONSerialization.jsonObject(with: Data(out.utf8))) != nil, "\(args): not JSON: \(out.prefix(200))")
+                    case "csv":
+                        #expect(out.isEmpty || out.hasSuffix("\r\n"), "\(args): CSV without CRLF line ends")
+                    default: break
+                    }
+                }
+                // A successful read-only command leaves the database as it was.
+                if check, ["servers", "jobs", "capacity", "gaps", "gpus", "estimate"].contains(args.first ?? "") {
+                    checkedUnchanged += 1
+                    #expect(try dumpDatabase(db) == before, "\(args) only reads but changed the database")
+                }
+            }
+            if check {
+                // Whatever ran, no row refers to a missing one.
+                #expect(try foreignKeyViolations(db) == 0, "\(args) left dangling references")
             }
         }
-        print("fuzz figures: \(tried) argument lists, \(failures) clean errors, \(checkedUnchanged) failures checked for an unchanged database")
+        print("fuzz figures: \(tried) argument lists, \(failures) clean errors, \(successes) successes, \(checkedUnchanged) runs checked for an unchanged database")
         #expect(failures > 300)
+        #expect(successes > 20, "the fuzz should also exercise successful runs")
     }
+}
+
+extension Tag {
+    /// Suites that take a minute or more; the quick loop in the README skips them.
+    @Tag static var slow: Self
 }

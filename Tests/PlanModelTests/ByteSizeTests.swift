@@ -36,3 +36,21 @@ import Testing
         #expect(!naturalLess("a", "a"))
     }
 }
+
+/// The one default-strategy rule, used by `plan estimate` and `plan job add` alike.
+@Suite struct DefaultStrategyTests {
+    @Test(arguments: [
+        (Offload.none, 1, Strategy.ddp), (.none, 8, .ddp),
+        // One data-parallel rank (e.g. --gpus 4 --tp 4): nothing to shard the optimizer over.
+        (.optimizer, 1, .ddp), (.optimizer, 2, .zero2),
+        (.params, 1, .zero3), (.params, 4, .zero3),
+    ])
+    func defaultStrategy(offload: Offload, dp: Int, expected: Strategy) {
+        #expect(Strategy.defaultFor(offload: offload, dataParallel: dp) == expected)
+    }
+
+    @Test func qloraAlwaysMeansAnNF4Base() {
+        #expect(Workload(mode: .train, method: .qlora, dtype: .bf16).dtype == .nf4)
+        #expect(Workload(mode: .train, method: .lora, dtype: .bf16).dtype == .bf16)
+    }
+}

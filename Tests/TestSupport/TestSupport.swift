@@ -127,6 +127,13 @@ public func dumpDatabase(_ path: String) throws -> String {
     }
 }
 
+/// How many rows of the database at `path` refer to a missing row (`PRAGMA foreign_key_check`).
+public func foreignKeyViolations(_ path: String) throws -> Int {
+    let q = try DatabaseQueue(path: path)
+    defer { try? q.close() }
+    return try q.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count }
+}
+
 /// A deterministic pseudo-random generator (SplitMix64) for property tests.
 public struct SeededRandom: RandomNumberGenerator {
     var state: UInt64

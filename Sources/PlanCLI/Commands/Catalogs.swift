@@ -60,7 +60,8 @@ struct SKUs: PlanCommand {
         subcommands: [SKUList.self, SKUSetPrice.self, SKUAdd.self], defaultSubcommand: SKUList.self)
 
     @OptionGroup var global: GlobalOptions
-    func run(in ctx: Context) throws {}
+    /// A group: on its own it prints its help (and the subcommands) rather than nothing.
+    func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
 }
 
 struct SKUItem: Listing {
@@ -180,7 +181,8 @@ struct Models: PlanCommand {
         commandName: "models", abstract: "List the model catalog, or add a model from a config.json.",
         subcommands: [ModelList.self, ModelAdd.self], defaultSubcommand: ModelList.self)
     @OptionGroup var global: GlobalOptions
-    func run(in ctx: Context) throws {}
+    /// A group: on its own it prints its help (and the subcommands) rather than nothing.
+    func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
 }
 
 struct ModelItem: Listing {

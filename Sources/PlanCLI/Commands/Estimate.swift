@@ -14,8 +14,9 @@ struct Estimate: PlanCommand {
               plan estimate --model llama-3-8b --mode train --gpus 4 --strategy zero3 --gpu h100
               plan estimate --model ./my-model/config.json --mode train --method qlora --gpu rtx-4090-24gb
 
-            Components are bytes on the most loaded GPU. Formulas and sources: docs/estimator.md.
-            Needs no database: the catalogs come from Seeds/ (or from the database when one exists).
+            Components are bytes on the most loaded GPU. Formulas and sources: docs/estimator.md. \
+            Needs no database: the catalogs built into plan are used, or the database's when one exists \
+            (your prices and models); a missing database is not created.
             """)
 
     @OptionGroup var global: GlobalOptions

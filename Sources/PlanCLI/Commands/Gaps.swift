@@ -12,6 +12,7 @@ struct Gaps: PlanCommand {
             Searches the server SKU catalog (`plan skus`, with your prices) for the cheapest mix of servers that, \
             with the free capacity you have, holds every pending job under the same rules as `plan place`. \
             Small problems are solved exactly. Also shows what a per-GPU-type count would buy.
+
             CSV (--format csv) columns: server_sku,gpu,gpus_per_server,quantity,unit_price,total_price,jobs, then a TOTAL row.
             """)
     @OptionGroup var global: GlobalOptions

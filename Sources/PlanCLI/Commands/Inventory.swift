@@ -61,10 +61,10 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
         site = s.site
         rack = s.rack
         allocations = s.gpus.map { Slot(index: $0.index, memoryBytes: $0.memoryBytes, job: $0.job, replica: $0.replica) }
-        holds = Self.holds(s)
     }
 
-    let holds: String
+    /// Only the table shows it; JSON and CSV listings of a large fleet do not pay for it.
+    var holds: String { Self.holds(allocations) }
 
     static let csvHeader = ["name", "gpu", "gpus", "gpu_memory_bytes", "free_gpus", "host_memory_bytes", "site", "rack"]
     var csvRow: [String] {
@@ -101,10 +101,9 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
     }
 
     /// "0-3:llama3-8b-ft 4:llama3-8b-infer#1" — which job holds which GPUs.
-    static func holds(_ s: ServerInfo) -> String {
+    static func holds(_ g: [Slot]) -> String {
         var parts: [String] = []
         var i = 0
-        let g = s.gpus
         while i < g.count {
             guard let job = g[i].job else {
                 i += 1
@@ -126,6 +125,7 @@ struct AddServer: PlanCommand {
         commandName: "add-server", abstract: "Add a server (or --count identical ones) to the fleet.",
         discussion: """
             Example: plan add-server gpu-node --gpu h100-sxm-80gb --gpus 8 --count 4  (adds gpu-node-1 ... gpu-node-4)
+
             Host memory defaults to the matching catalog SKU's, else twice the server's GPU memory.
             """)
     @OptionGroup var global: GlobalOptions
@@ -174,7 +174,8 @@ struct Import: PlanCommand {
         abstract: "Import many servers or jobs from CSV or JSON, all rows or none.",
         subcommands: [ImportServers.self, ImportJobs.self])
     @OptionGroup var global: GlobalOptions
-    func run(in ctx: Context) throws {}
+    /// A group: on its own it prints its help (and the subcommands) rather than nothing.
+    func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
 }
 
 struct ImportServers: PlanCommand {

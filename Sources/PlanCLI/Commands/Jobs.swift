@@ -8,7 +8,8 @@ struct JobCommand: PlanCommand {
     static let configuration = CommandConfiguration(
         commandName: "job", abstract: "Add or remove a planned workload.", subcommands: [JobAdd.self, JobRemove.self])
     @OptionGroup var global: GlobalOptions
-    func run(in ctx: Context) throws {}
+    /// A group: on its own it prints its help (and the subcommands) rather than nothing.
+    func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
 }
 
 struct JobAdd: PlanCommand {
@@ -20,8 +21,8 @@ struct JobAdd: PlanCommand {
               plan job add llama3-8b-infer --model meta-llama/Meta-Llama-3-8B-Instruct --mode infer --replicas 3
               plan job add batch-eval --gpus 4 --gpu-memory 40GB --same-server
 
-            The planner picks the GPU type and split (fewest GPUs that fit with the headroom) unless you fix
-            --strategy/--tp/--pp or restrict --gpu-types. Headroom defaults to 10% of GPU memory for model jobs
+            The planner picks the GPU type and split (fewest GPUs that fit with the headroom) unless you fix \
+            --strategy/--tp/--pp or restrict --gpu-types. Headroom defaults to 10% of GPU memory for model jobs \
             and 0 for pre-sized jobs (their --gpu-memory is what they need).
             """)
     @OptionGroup var global: GlobalOptions

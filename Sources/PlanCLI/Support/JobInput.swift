@@ -66,21 +66,15 @@ struct JobInput {
         model = v["model"]
         let mode = try choice("mode", Mode.self)
         modeGiven = mode != nil
-        var w = Workload(mode: mode ?? .infer, seq: try int("seq", 1...100_000_000))
-        if let x = try choice("method", TrainingMethod.self) { w.method = x }
-        if let x = try choice("dtype", WeightDType.self) { w.dtype = x }
-        w.kvDType = try choice("kv_dtype", KVDType.self)
-        if let x = try choice("optimizer", Optimizer.self) { w.optimizer = x }
-        if let x = try choice("precision", Precision.self) { w.precision = x }
-        if let x = try int("batch", 1...1_000_000) { w.batch = x }
-        if let x = try choice("attention", AttentionImplementation.self) { w.attention = x }
-        w.checkpointing = try flag("checkpointing")
-        if let x = try int("lora_rank", 1...65_536) { w.loraRank = x }
-        if let t = v["lora_targets"] { w.loraTargets = Self.targets(t) }
-        w.fusedLoss = try flag("fused_loss")
-        w.optimizerInBackward = try flag("optimizer_in_backward")
-        if let x = try int("micro_batches", 1...100_000) { w.microBatches = x }
-        if w.method == .qlora { w.dtype = .nf4 }
+        let w = Workload(
+            mode: mode ?? .infer, method: try choice("method", TrainingMethod.self) ?? .full,
+            dtype: try choice("dtype", WeightDType.self) ?? .bf16, kvDType: try choice("kv_dtype", KVDType.self),
+            optimizer: try choice("optimizer", Optimizer.self) ?? .adamw, precision: try choice("precision", Precision.self) ?? .mixed,
+            batch: try int("batch", 1...1_000_000) ?? 1, seq: try int("seq", 1...100_000_000),
+            attention: try choice("attention", AttentionImplementation.self) ?? .sdpa, checkpointing: try flag("checkpointing"),
+            loraRank: try int("lora_rank", 1...65_536) ?? 16, loraTargets: v["lora_targets"].map(Self.targets) ?? Workload.allLinearTargets,
+            microBatches: try int("micro_batches", 1...100_000) ?? 1, fusedLoss: try flag("fused_loss"),
+            optimizerInBackward: try flag("optimizer_in_backward"))
         workload = w
         fp32Grads = try flag("fp32_grads")
         quantGroupSize = try int("quant_group_size", 1...1_048_576)
@@ -131,11 +125,13 @@ struct JobInput {
             if w.mode == .train && replicas != 1 {
                 throw PlanError.usage("job '\(name)': --replicas is for inference; a training job is one gang (use --gpus for its size)")
             }
-            let defaultStrategy: Strategy = offload == .params ? .zero3 : ((offload == .optimizer && (gpus ?? 1) > 1) ? .zero2 : .ddp)
+            let dp = max(1, (gpus ?? 1) / ((tp ?? 1) * (pp ?? 1)))
             do {
                 try Estimator.validate(
                     resolved.architecture, w,
-                    ParallelSplit(strategy: strategy ?? defaultStrategy, dp: max(1, (gpus ?? 1) / ((tp ?? 1) * (pp ?? 1))), tp: tp ?? 1, pp: pp ?? 1, offload: offload))
+                    ParallelSplit(
+                        strategy: strategy ?? .defaultFor(offload: offload, dataParallel: dp), dp: dp, tp: tp ?? 1, pp: pp ?? 1,
+                        offload: offload))
             } catch let e as EstimateError {
                 throw PlanError.usage("job '\(name)': \(e.message)")
             }

@@ -41,8 +41,8 @@ enum ModelResolver {
         }
         do {
             return (try JSONValue.parse(data), file)
-        } catch let e as JSONValue.ParseError {
-            throw PlanError("'\(file)' is not valid JSON (\(e.message)); expected a Hugging Face config.json")
+        } catch {
+            throw PlanError("'\(file)' is not valid JSON (\(error.message)); expected a Hugging Face config.json")
         }
     }
 

@@ -60,13 +60,12 @@ struct WorkloadOptions: ParsableArguments {
             guard !names.isEmpty else { throw PlanError.usage("--lora-targets is empty; valid: \(LoRA.targets.joined(separator: ", "))") }
             return names
         }
-        var w = Workload(
-            mode: mode, method: method, dtype: method == .qlora ? .nf4 : dtype, kvDType: kvDType, optimizer: optimizer,
+        let w = Workload(
+            mode: mode, method: method, dtype: dtype, kvDType: kvDType, optimizer: optimizer,
             precision: precision, batch: batch, seq: seq, attention: attention, checkpointing: checkpointing,
             loraRank: loraRank, loraTargets: targets ?? Workload.allLinearTargets, gpuMemoryUtilization: gpuMemoryUtilization,
             kvSlidingWindow: kvWindow, microBatches: microBatches, fusedLoss: fusedLoss,
             optimizerInBackward: optimizerInBackward)
-        if method == .qlora { w.dtype = .nf4 }
         return w
     }
 
@@ -118,7 +117,7 @@ struct SplitOptions: ParsableArguments {
         if mode == .infer && dp > 1 {
             throw PlanError.usage("--gpus \(total) for inference must equal --tp x --pp (\(tpUsed * pp)); replicas are separate copies")
         }
-        let strat = strategy ?? (offload == .params ? .zero3 : (offload == .optimizer && dp > 1 ? .zero2 : .ddp))
+        let strat = strategy ?? .defaultFor(offload: offload, dataParallel: dp)
         return ParallelSplit(strategy: strat, dp: dp, tp: tpUsed, pp: pp, offload: offload)
     }
 }

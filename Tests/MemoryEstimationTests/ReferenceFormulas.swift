@@ -1,11 +1,12 @@
-/// Published closed-form formulas, kept to check our numbers against their sources and to show
-/// in docs/estimator.md where the calibrated model differs. The estimator itself uses the
-/// measured per-architecture terms in `Activations`.
-public enum ReferenceFormulas {
+/// Published closed-form formulas, kept as test code (not product code): the golden cases check
+/// that the reference numbers are read as their sources state them, and docs/estimator.md shows
+/// where the calibrated model differs. The estimator itself uses the measured per-architecture
+/// terms in `Activations`.
+enum ReferenceFormulas {
     /// Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models",
     /// arXiv:2205.05198) Table 2: activation bytes per transformer layer of a GPT-style model with
     /// 16-bit activations, 1-byte dropout masks and materialized attention scores.
-    public enum KorthikantiVariant: String, Sendable, CaseIterable {
+    enum KorthikantiVariant: String, Sendable, CaseIterable {
         case noParallelism = "no-parallelism"
         case tensorParallel = "tp-only-no-recompute"
         case tensorSequenceParallel = "tp-sp-no-recompute"
@@ -14,7 +15,7 @@ public enum ReferenceFormulas {
         case fullRecompute = "full-recompute"
     }
 
-    public static func korthikanti(
+    static func korthikanti(
         _ variant: KorthikantiVariant, seq s: Int, batch b: Int, hidden h: Int, heads a: Int, tp t: Int
     ) -> Int {
         let sbh = s * b * h
@@ -31,19 +32,19 @@ public enum ReferenceFormulas {
 
     /// Megatron-LM `theoretical_memory_usage.py` (sequence parallel + selective recompute):
     /// per layer s·b·h·(18 + 4·ffn/h) / tp.
-    public static func megatronSelectivePerLayer(seq s: Int, batch b: Int, hidden h: Int, ffn: Int, tp: Int) -> Int {
+    static func megatronSelectivePerLayer(seq s: Int, batch b: Int, hidden h: Int, ffn: Int, tp: Int) -> Int {
         s * b * (18 * h + 4 * ffn) / tp
     }
 
     /// The ZeRO paper's rule (§3.2 footnote): activations ≈ 12 x hidden x batch x seq x layers
     /// 16-bit elements for GPT-2-like models without checkpointing.
-    public static func zeroPaperActivations(hidden: Int, layers: Int, batch: Int, seq: Int) -> Int {
+    static func zeroPaperActivations(hidden: Int, layers: Int, batch: Int, seq: Int) -> Int {
         12 * hidden * batch * seq * layers * 2
     }
 
     /// `accelerate estimate-memory`'s "Total Size": parameters plus buffers of the `AutoModel`
     /// (no LM head) at fp32, divided by 1, 2, 4 or 8 for fp32, fp16/bf16, int8, int4.
-    public static func accelerateTotalSize(parametersAndBuffers: Int, divisor: Int = 1) -> Int {
+    static func accelerateTotalSize(parametersAndBuffers: Int, divisor: Int = 1) -> Int {
         parametersAndBuffers * 4 / divisor
     }
 }
