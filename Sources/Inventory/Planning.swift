@@ -52,12 +52,28 @@ public struct PlanChanges: Sendable {
 }
 
 extension PlanStore {
-    /// Reads a snapshot and, unless `dryRun`, writes the changes `body` computes from it — all in
-    /// one IMMEDIATE transaction, so concurrent `plan` processes never allocate a GPU twice and an
+    /// Plans on a snapshot and, unless `dryRun`, writes the changes `body` computes from it.
+    ///
+    /// Planning (estimating every job, then the placement search) runs outside the write lock:
+    /// `body` works on a snapshot read in one read transaction, and the changes are applied in one
+    /// IMMEDIATE transaction only if no other connection has committed since that snapshot
+    /// (`PRAGMA data_version`). Otherwise the run plans again on a fresh snapshot; after three
+    /// tries it plans under the lock, so a busy fleet still gets its plan. Concurrent `plan`
+    /// processes therefore never give a GPU twice (and `UNIQUE(gpu_id)` backs that up), and an
     /// interrupted run leaves the previous plan intact.
     public func plan<T>(dryRun: Bool, _ body: (PlanningSnapshot) throws -> (PlanChanges, T)) throws -> T {
         if dryRun {
             return try read { db in try body(try Self.snapshot(db)).1 }
+        }
+        for _ in 0..<3 {
+            let (snap, version) = try read { db in (try Self.snapshot(db), try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0) }
+            let (changes, result) = try body(snap)
+            let applied = try write { db -> Bool in
+                guard try Int.fetchOne(db, sql: "PRAGMA data_version") == version else { return false }
+                try Self.apply(changes, db)
+                return true
+            }
+            if applied { return result }
         }
         return try write { db in
             let (changes, result) = try body(try Self.snapshot(db))
