@@ -12,8 +12,10 @@ public final class PlanStore: @unchecked Sendable {
     public let path: String
     let resources: Resources
 
-    /// How long a writer waits for another process's transaction before giving up.
-    static let busyTimeout: TimeInterval = 60
+    /// How long a writer waits for another process's transaction before giving up, by default.
+    public static let defaultBusyTimeout: TimeInterval = 60
+    /// How long this store's writers wait.
+    public let busyTimeout: TimeInterval
 
     /// Opens (creating if needed) the database at `path`, applies pending migrations and
     /// (re-)loads the catalog seeds when they changed, then checks that the schema is the one the
@@ -22,7 +24,9 @@ public final class PlanStore: @unchecked Sendable {
     /// With `readOnly`, a file that cannot be written (its mode, or its folder) is opened
     /// read-only instead of refused: nothing is migrated or re-seeded, and a pending migration is
     /// an error that says so. Without it, such a file is refused.
-    public static func open(path: String, resources: Resources, readOnly: Bool = false) throws -> PlanStore {
+    public static func open(
+        path: String, resources: Resources, readOnly: Bool = false, busyTimeout: TimeInterval = defaultBusyTimeout
+    ) throws -> PlanStore {
         let writable = try checkLocation(path, readOnly: readOnly)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
@@ -44,7 +48,7 @@ public final class PlanStore: @unchecked Sendable {
         } catch let error as DatabaseError {
             throw StoreError.open(path: path, error)
         }
-        let store = PlanStore(queue: queue, path: path, resources: resources, writable: writable)
+        let store = PlanStore(queue: queue, path: path, resources: resources, writable: writable, busyTimeout: busyTimeout)
         try store.migrate()
         if writable { try store.seedIfNeeded() }
         try store.checkIntegrity()
@@ -56,7 +60,11 @@ public final class PlanStore: @unchecked Sendable {
     /// Whether a write transaction of a command (not a migration or seeding) has been committed.
     public private(set) var savedChanges = false
 
-    init(queue: DatabaseQueue, path: String, resources: Resources, writable: Bool = true) {
+    init(
+        queue: DatabaseQueue, path: String, resources: Resources, writable: Bool = true,
+        busyTimeout: TimeInterval = defaultBusyTimeout
+    ) {
+        self.busyTimeout = busyTimeout
         self.queue = queue
         self.path = path
         self.resources = resources
@@ -125,7 +133,7 @@ public final class PlanStore: @unchecked Sendable {
         do {
             return try queue.write(body)
         } catch let error as DatabaseError {
-            throw StoreError.map(error, path: path)
+            throw StoreError.map(error, path: path, waited: busyTimeout)
         }
     }
 
@@ -134,7 +142,7 @@ public final class PlanStore: @unchecked Sendable {
         do {
             return try queue.read(body)
         } catch let error as DatabaseError {
-            throw StoreError.map(error, path: path)
+            throw StoreError.map(error, path: path, waited: busyTimeout)
         }
     }
 }
@@ -155,13 +163,13 @@ extension StoreError {
 
     /// Turns a SQLite error into a sentence; constraint failures that reach here (the store checks
     /// inputs first) are described by the constraint's table and column.
-    static func map(_ error: DatabaseError, path: String) -> StoreError {
+    static func map(_ error: DatabaseError, path: String, waited: TimeInterval) -> StoreError {
         switch error.resultCode {
         case .SQLITE_CONSTRAINT:
             let msg = error.message ?? ""
             return StoreError("the change was refused by the database's integrity rules (\(msg)); nothing was written")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError("the database '\(path)' stayed locked by another connection for \(Int(PlanStore.busyTimeout)) s (another plan, or any program holding the file open); nothing was written, try again")
+            return StoreError("the database '\(path)' stayed locked by another connection for \(Int(waited)) s (another plan, or any program holding the file open); nothing was written, try again")
         case .SQLITE_READONLY:
             return StoreError("cannot write to database '\(path)': the file or its folder is read-only")
         case .SQLITE_NOTADB:

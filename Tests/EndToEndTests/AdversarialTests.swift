@@ -360,6 +360,15 @@ import TestSupport
         let sizes = reason.components(separatedBy: " GiB").count
         #expect(!reason.isEmpty && (sizes < 3 || reason.contains("bytes")), "\(reason)")
         #expect(!reason.contains("1 GPUs"), "\(reason)")
+        // Any program can hold the lock; the message does not blame another plan.
+        let holder = try DatabaseQueue(path: f.db)
+        var locked = RunResult(status: 0, stdout: "", stderr: "")
+        try holder.inTransaction(.immediate) { _ in
+            locked = runPlan(["--db", f.db, "add-server", "n2", "--gpu", "l4", "--gpus", "1"], env: ["PLAN_BUSY_TIMEOUT": "0.2"])
+            return .rollback
+        }
+        try holder.close()
+        #expect(locked.status == 1 && locked.stderr.contains("another connection") && !locked.stderr.contains("another plan process"), "\(locked.stderr)")
     }
 
     // MARK: 12. Lenient input

@@ -99,7 +99,7 @@ public final class Context: @unchecked Sendable {
             let dir = (path as NSString).deletingLastPathComponent
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
-        let s = try PlanStore.open(path: path, resources: try resources(), readOnly: readOnly)
+        let s = try PlanStore.open(path: path, resources: try resources(), readOnly: readOnly, busyTimeout: try busyTimeout())
         openedStore = s
         return s
     }
@@ -108,6 +108,15 @@ public final class Context: @unchecked Sendable {
     public func close() {
         try? openedStore?.close()
         openedStore = nil
+    }
+
+    /// `PLAN_BUSY_TIMEOUT`: seconds a write waits for another connection's transaction (default 60).
+    func busyTimeout() throws -> TimeInterval {
+        guard let text = environment["PLAN_BUSY_TIMEOUT"], !text.isEmpty else { return PlanStore.defaultBusyTimeout }
+        guard let v = Double(text), v >= 0, v <= 86_400 else {
+            throw PlanError.usage("invalid PLAN_BUSY_TIMEOUT '\(Names.escaped(text))'; expected seconds from 0 to 86400")
+        }
+        return v
     }
 
     /// Whether the command has committed a change to the database (so a failure to print its
