@@ -15,6 +15,9 @@ public struct EstimateOptions: Sendable, Equatable {
     public var gradientFP32: Bool = false
     /// Group size of GPTQ/AWQ-style int4/int8/fp8 weights; nil = the packed convention without scales.
     public var quantGroupSize: Int? = nil
+    /// Serving from a checkpoint: its exact tensor bytes (safetensors headers) replace the weights
+    /// computed from the config and dtype; each GPU holds its shard's share of them.
+    public var checkpointWeightBytes: Int? = nil
 
     public init() {}
 }
@@ -176,6 +179,9 @@ public enum Estimator {
 
         if w.mode == .infer {
             weights = WeightStorage.bytes(shard, dtype: w.dtype, groupSize: options.quantGroupSize)
+            if let c = options.checkpointWeightBytes, params.total > 0 {
+                weights = Int((Double(c) * Double(shard.total) / Double(params.total)).rounded(.up))
+            }
             let kvBytes = w.kvDType?.bytes ?? e
             kv = KVCache.bytes(
                 a, batch: w.batch, tokens: w.seq, bytesPerElement: kvBytes, tp: split.tp, pp: split.pp,

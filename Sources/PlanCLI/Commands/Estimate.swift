@@ -57,7 +57,20 @@ struct Estimate: PlanCommand {
             throw PlanError.usage(e.message)
         }
         if w.mode == .infer && headroom == nil { options.headroom = 0.1 }
-        let e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
+        var checkpointWarnings: [String] = []
+        if let c = resolved.checkpoint {
+            if w.mode == .infer && workloadOptions.dtypeOption == nil { options.checkpointWeightBytes = c.bytes }
+            let params = ParameterCount(a).total
+            let unquantized = c.bytesByDType.keys.allSatisfy { ["BF16", "F16", "F32"].contains($0) }
+            if unquantized && abs(c.elements - params) * 100 > params {
+                checkpointWarnings.append(
+                    "the checkpoint holds \(Human.grouped(c.elements)) elements in \(c.tensors) tensors, but its config.json describes "
+                        + "\(Human.grouped(params)) parameters (\(String(format: "%+.1f", Double(c.elements - params) / Double(params) * 100))%): "
+                        + "weights are taken from the checkpoint")
+            }
+        }
+        var e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
+        e.warnings += checkpointWarnings
         let recs = Array(
             Recommender.recommend(
                 a, w, gpus: catalog.gpus, options: options, strategy: splitOptions.strategy, tp: splitOptions.tp,
@@ -121,6 +134,13 @@ struct EstimateReport {
             var headroom: Int
             var price: Int
         }
+        struct CheckpointJSON: Encodable {
+            var files: Int
+            var tensors: Int
+            var bytes: Int
+            var elements: Int
+            var bytesByDtype: [String: Int]
+        }
         struct GPU: Encodable {
             var id: String
             var memoryBytes: Int
@@ -138,6 +158,7 @@ struct EstimateReport {
         var overheadParts: [String: Int]
         var workload: Workload
         var recommendations: [Rec]
+        var checkpoint: CheckpointJSON?
         var headroomFraction: Double
         var warnings: [String]
         var notes: [String]
@@ -162,6 +183,9 @@ struct EstimateReport {
             recommendations: recommendations.map {
                 .init(gpu: $0.gpu, count: $0.count, strategy: $0.split.strategy.rawValue, tp: $0.split.tp, pp: $0.split.pp, dp: $0.split.dp,
                       perGpuTotal: $0.perGPUTotal, headroom: $0.headroom, price: $0.cost)
+            },
+            checkpoint: model.checkpoint.map {
+                .init(files: $0.files.count, tensors: $0.tensors, bytes: $0.bytes, elements: $0.elements, bytesByDtype: $0.bytesByDType)
             },
             headroomFraction: options.headroom, warnings: e.warnings, notes: notes, assumptions: assumptions)
     }
@@ -270,6 +294,11 @@ struct EstimateReport {
         } else {
             a.append("activations: prefill working memory: the largest of one layer's intermediates and the logits of the last position per sequence")
             a.append(w.kvSlidingWindow ? "sliding-window layers keep only their window of KV" : "KV cache holds every layer's full sequence (transformers' cache after a prefill)")
+        }
+        if let c = model.checkpoint {
+            a.append(
+                "weights: \(options.checkpointWeightBytes != nil ? "taken from" : "computed from the config, not from") the checkpoint's "
+                    + "\(c.files.count) safetensors file\(c.files.count == 1 ? "" : "s") (\(Human.grouped(c.bytes)) bytes of tensors, headers only read)")
         }
         if [.int4, .int8, .fp8].contains(w.dtype) && options.quantGroupSize == nil {
             a.append("\(w.dtype.rawValue) weights in the packed convention (no scales, all parameters); pass --quant-group-size for GPTQ/AWQ layouts")

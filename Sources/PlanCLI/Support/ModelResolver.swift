@@ -10,6 +10,8 @@ struct ResolvedModel {
     var catalogID: String?
     var config: JSONValue
     var architecture: ModelArchitecture
+    /// The safetensors checkpoint next to the config, when `--model` named a folder holding one.
+    var checkpoint: Checkpoint? = nil
 }
 
 /// Resolves `--model`: a path to a config.json or a folder holding one, else a catalog id or alias.
@@ -57,7 +59,11 @@ enum ModelResolver {
         if looksLikePath(name) {
             let (json, file) = try readConfig(path: name)
             let arch = try ModelArchitecture(config: json, origin: file)
-            return ResolvedModel(id: name, catalogID: nil, config: json, architecture: arch)
+            var isDir: ObjCBool = false
+            let checkpoint =
+                FileManager.default.fileExists(atPath: name, isDirectory: &isDir) && isDir.boolValue
+                ? try Checkpoint.read(directory: name) : nil
+            return ResolvedModel(id: name, catalogID: nil, config: json, architecture: arch, checkpoint: checkpoint)
         }
         guard let m = catalog.model(named: name) else {
             let ids = catalog.models.map(\.id).joined(separator: ", ")

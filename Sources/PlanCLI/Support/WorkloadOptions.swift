@@ -20,7 +20,9 @@ struct WorkloadOptions: ParsableArguments {
     var modeWasSet: Bool { modeOption != nil }
     @Option(name: .customLong("mode"), help: "infer or train (default infer).") var modeOption: Mode?
     @Option(help: "Training method: full, lora or qlora (4-bit NF4 base with LoRA adapters).") var method: TrainingMethod = .full
-    @Option(help: "Weight dtype: fp32, bf16, fp16, fp8, int8, int4 or nf4.") var dtype: WeightDType = .bf16
+    @Option(name: .customLong("dtype"), help: "Weight dtype: fp32, bf16, fp16, fp8, int8, int4 or nf4 (default bf16; serving a checkpoint folder: its own tensors).")
+    var dtypeOption: WeightDType?
+    var dtype: WeightDType { dtypeOption ?? .bf16 }
     @Option(name: .customLong("kv-dtype"), help: "KV cache dtype for inference: fp32, bf16, fp16 or fp8 (default: the compute dtype).")
     var kvDType: KVDType?
     @Option(help: "Optimizer: adamw, adamw-8bit, sgd (with momentum) or adafactor.") var optimizer: Optimizer = .adamw

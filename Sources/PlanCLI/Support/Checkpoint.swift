@@ -1,0 +1,113 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import PlanModel
+
+/// A checkpoint folder's `*.safetensors` files, read header by header: never tensor data.
+///
+/// With `model.safetensors.index.json` the shards are the files its `weight_map` names; without
+/// it, every `*.safetensors` file in the folder. Each file's 8-byte length and JSON header are
+/// read (a 700 GB, 160-shard checkpoint is a few megabytes of headers); the file size must equal
+/// 8 + header + the data the header describes, so a truncated download is caught.
+struct Checkpoint: Sendable, Equatable {
+    var files: [String]
+    var tensors: Int
+    /// Exact bytes of tensor data: what loading the checkpoint puts in memory.
+    var bytes: Int
+    /// Elements over all tensors (equals the parameter count for an unquantized checkpoint).
+    var elements: Int
+    /// Bytes per safetensors dtype ("BF16": ...).
+    var bytesByDType: [String: Int]
+
+    /// The checkpoint in `dir`, or nil when it holds no safetensors files.
+    static func read(directory dir: String) throws -> Checkpoint? {
+        let fm = FileManager.default
+        let indexPath = (dir as NSString).appendingPathComponent("model.safetensors.index.json")
+        var files: [String]
+        var expectedTensors: [String: String]? = nil
+        if fm.fileExists(atPath: indexPath) {
+            guard let data = fm.contents(atPath: indexPath) else { throw PlanError("cannot read '\(indexPath)'") }
+            let doc: JSONValue
+            do {
+                doc = try JSONValue.parse(data)
+            } catch {
+                throw PlanError("'\(indexPath)' is not valid JSON (\(error.message)); expected a safetensors index with a weight_map")
+            }
+            guard case .object(let map)? = doc["weight_map"] else {
+                throw PlanError("'\(indexPath)' has no weight_map object; expected a safetensors index")
+            }
+            var names: [String: String] = [:]
+            for (tensor, v) in map {
+                guard case .string(let f) = v, !f.contains("/"), f.hasSuffix(".safetensors") else {
+                    throw PlanError("'\(indexPath)': the weight_map entry for '\(Names.escaped(tensor))' is not a .safetensors file in the folder")
+                }
+                names[tensor] = f
+            }
+            expectedTensors = names
+            files = Array(Set(names.values)).sorted()
+        } else {
+            files = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
+        }
+        guard !files.isEmpty else { return nil }
+        var result = Checkpoint(files: files, tensors: 0, bytes: 0, elements: 0, bytesByDType: [:])
+        var seen: [String: String] = [:]
+        for f in files {
+            let path = (dir as NSString).appendingPathComponent(f)
+            let header = try readHeader(path)
+            for t in header.tensors {
+                result.tensors += 1
+                result.bytes += t.bytes
+                result.elements += t.elements
+                result.bytesByDType[t.dtype, default: 0] += t.bytes
+                seen[t.name] = f
+            }
+        }
+        if let expected = expectedTensors {
+            if let missing = expected.keys.sorted().first(where: { seen[$0] != expected[$0] }) {
+                throw PlanError(
+                    "'\(indexPath)' puts tensor '\(Names.escaped(missing))' in \(expected[missing]!), but that file's header does not hold it; the checkpoint is incomplete")
+            }
+        }
+        return result
+    }
+
+    /// Reads and checks one file's header.
+    static func readHeader(_ path: String) throws -> SafetensorsHeader {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PlanError("cannot read '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw PlanError("'\(path)' is not a regular file; expected a .safetensors file")
+        }
+        func readExactly(_ n: Int) throws -> [UInt8] {
+            var buf = [UInt8](repeating: 0, count: n)
+            var got = 0
+            while got < n {
+                let r = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, n - got) }
+                if r < 0 && errno == EINTR { continue }
+                guard r > 0 else { break }
+                got += r
+            }
+            return Array(buf[0..<got])
+        }
+        do {
+            let length = try SafetensorsHeader.headerLength(try readExactly(8))
+            let json = try readExactly(length)
+            guard json.count == length else {
+                throw SafetensorsHeader.Problem(message: "the file ends inside its \(length)-byte header (truncated)")
+            }
+            let header = try SafetensorsHeader(json: json)
+            let size = Int(st.st_size)
+            if size != 8 + length + header.dataBytes {
+                throw SafetensorsHeader.Problem(
+                    message: "the header describes \(header.dataBytes) bytes of tensor data but the file holds \(max(0, size - 8 - length))"
+                        + (size < 8 + length + header.dataBytes ? " (truncated)" : ""))
+            }
+            return header
+        } catch let p as SafetensorsHeader.Problem {
+            throw PlanError("'\(path)': \(p.message)")
+        }
+    }
+}
