@@ -155,12 +155,13 @@ struct StrictJSONParser {
                 throw fail(result.isEmpty ? "expected a quoted key" : "expected a quoted key after ',' (a trailing comma is not JSON)")
             }
             let key = try string()
-            guard result[key] == nil else { throw fail("the key '\(key)' appears twice in one object") }
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after the key '\(key)'") }
             i += 1
             skipSpace()
-            result[key] = try value()
+            guard result.updateValue(try value(), forKey: key) == nil else {
+                throw fail("the key '\(key)' appears twice in one object")
+            }
             skipSpace()
             guard i < bytes.count else { throw fail("the document ends inside an object") }
             if bytes[i] == UInt8(ascii: ",") {
@@ -221,6 +222,14 @@ struct StrictJSONParser {
 
     mutating func string() throws(JSONValue.ParseError) -> String {
         i += 1
+        // Most strings have no escapes: take them straight from the (already validated) bytes.
+        var j = i
+        while j < bytes.count, bytes[j] != UInt8(ascii: "\""), bytes[j] != UInt8(ascii: "\\"), bytes[j] >= 0x20 { j += 1 }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "\"") {
+            let s = String(decoding: bytes[i..<j], as: UTF8.self)
+            i = j + 1
+            return s
+        }
         var out: [UInt8] = []
         while true {
             guard i < bytes.count else { throw fail("a string is never closed") }

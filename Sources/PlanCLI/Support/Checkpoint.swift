@@ -25,7 +25,8 @@ struct Checkpoint: Sendable, Equatable {
         let fm = FileManager.default
         let indexPath = (dir as NSString).appendingPathComponent("model.safetensors.index.json")
         var files: [String]
-        var expectedTensors: [String: String]? = nil
+        // With an index: the tensors it expects in each shard.
+        var expected: [String: [String]]? = nil
         if fm.fileExists(atPath: indexPath) {
             guard let data = fm.contents(atPath: indexPath) else { throw PlanError("cannot read '\(indexPath)'") }
             let doc: JSONValue
@@ -37,21 +38,27 @@ struct Checkpoint: Sendable, Equatable {
             guard case .object(let map)? = doc["weight_map"] else {
                 throw PlanError("'\(indexPath)' has no weight_map object; expected a safetensors index")
             }
-            var names: [String: String] = [:]
+            var byFile: [String: [String]] = [:]
+            var checked: Set<String> = []
             for (tensor, v) in map {
-                guard case .string(let f) = v, !f.contains("/"), f.hasSuffix(".safetensors") else {
-                    throw PlanError("'\(indexPath)': the weight_map entry for '\(Names.escaped(tensor))' is not a .safetensors file in the folder")
+                guard case .string(let f) = v else {
+                    throw PlanError("'\(indexPath)': the weight_map entry for '\(Names.escaped(tensor))' is not a file name")
                 }
-                names[tensor] = f
+                if !checked.contains(f) {
+                    guard !f.utf8.contains(UInt8(ascii: "/")), f.hasSuffix(".safetensors") else {
+                        throw PlanError("'\(indexPath)': '\(Names.escaped(f))' is not a .safetensors file in the folder")
+                    }
+                    checked.insert(f)
+                }
+                byFile[f, default: []].append(tensor)
             }
-            expectedTensors = names
-            files = Array(Set(names.values)).sorted()
+            expected = byFile
+            files = byFile.keys.sorted()
         } else {
             files = ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
         }
         guard !files.isEmpty else { return nil }
         var result = Checkpoint(files: files, tensors: 0, bytes: 0, elements: 0, bytesByDType: [:])
-        var seen: [String: String] = [:]
         for f in files {
             let path = (dir as NSString).appendingPathComponent(f)
             let header = try readHeader(path)
@@ -60,13 +67,13 @@ struct Checkpoint: Sendable, Equatable {
                 result.bytes += t.bytes
                 result.elements += t.elements
                 result.bytesByDType[t.dtype, default: 0] += t.bytes
-                seen[t.name] = f
             }
-        }
-        if let expected = expectedTensors {
-            if let missing = expected.keys.sorted().first(where: { seen[$0] != expected[$0] }) {
-                throw PlanError(
-                    "'\(indexPath)' puts tensor '\(Names.escaped(missing))' in \(expected[missing]!), but that file's header does not hold it; the checkpoint is incomplete")
+            if let want = expected?[f] {
+                let held = Set(header.tensors.map(\.name))
+                if let missing = want.filter({ !held.contains($0) }).min() {
+                    throw PlanError(
+                        "'\(indexPath)' puts tensor '\(Names.escaped(missing))' in \(f), but that file's header does not hold it; the checkpoint is incomplete")
+                }
             }
         }
         return result
