@@ -18,6 +18,9 @@ public struct EstimateOptions: Sendable, Equatable {
     /// Serving from a checkpoint: its exact tensor bytes (safetensors headers) replace the weights
     /// computed from the config and dtype; each GPU holds its shard's share of them.
     public var checkpointWeightBytes: Int? = nil
+    /// Serve the multi-token-prediction layers too (speculative decoding, `--include-mtp`): their
+    /// parameters are added to the weights in the weight dtype, split over tensor-parallel ranks.
+    public var includeMTP: Bool = false
 
     public init() {}
 }
@@ -181,6 +184,10 @@ public enum Estimator {
             weights = WeightStorage.bytes(shard, dtype: w.dtype, groupSize: options.quantGroupSize)
             if let c = options.checkpointWeightBytes, params.total > 0 {
                 weights = Int((Double(c) * Double(shard.total) / Double(params.total)).rounded(.up))
+            } else if options.includeMTP, params.mtp > 0, shard.hasOutputLayer, shard.total > 0 {
+                // The MTP modules sit after the last layer, on the last pipeline stage.
+                let perParameter = Double(WeightStorage.bytes(shard, dtype: w.dtype, groupSize: options.quantGroupSize)) / Double(shard.total)
+                weights += Int((Double(params.mtp) * perParameter / Double(split.tp)).rounded(.up))
             }
             let kvBytes = w.kvDType?.bytes ?? e
             kv = KVCache.bytes(

@@ -20,6 +20,16 @@ public struct ParameterCount: Sendable, Equatable {
     public var layers: Int
     /// Weights of the linear layers inside the decoder blocks (what QLoRA/bitsandbytes quantize).
     public var linearWeightsPerLayer: Int
+    /// For families counted layer by layer (`LayerInventory`): all decoder layers, their linear
+    /// weights, and the routed-expert parameters a token does not use.
+    var inventoryLayers: Int? = nil
+    var inventoryLinear = 0
+    var inventoryInactive = 0
+    /// Multi-token-prediction modules (`num_nextn_predict_layers`), which transformers does not build
+    /// and so are not in `total`. Each is, as in DeepSeek-V3's checkpoint and vLLM's
+    /// `deepseek_mtp.py`: a decoder layer like the last one, `enorm` and `hnorm` (h each), `eh_proj`
+    /// (2h x h), its own embedding and a shared head (norm h, output vocab x h).
+    public var mtp = 0
 
     public init(_ a: ModelArchitecture) {
         let h = a.hiddenSize
@@ -51,21 +61,44 @@ public struct ParameterCount: Sendable, Equatable {
         layers = a.layers
         let mlpLinear = (a.mlp == .gated ? 3 : 2) * h * i * a.experts
         linearWeightsPerLayer = h * q + 2 * h * kv + q * h + mlpLinear
+        if a.usesInventory {
+            let all = LayerInventory.layers(a)
+            inventoryLayers = all.reduce(0) { $0 + $1.total(kvHeads: a.kvHeads) }
+            inventoryLinear = all.reduce(0) { $0 + $1.linear }
+            inventoryInactive = all.reduce(0) { $0 + $1.inactive }
+            if let m = a.moe {
+                mlpPerExpert = 3 * h * m.expertIntermediate
+                routerPerLayer = h * m.experts
+            }
+            if a.mtpLayers > 0, let last = all.last {
+                mtp = a.mtpLayers * (last.total(kvHeads: a.kvHeads) + 2 * h + 2 * h * h + h + 2 * a.vocabSize * h)
+            }
+        }
     }
 
-    public var perLayer: Int { attentionPerLayer + mlpPerLayer + routerPerLayer + normsPerLayer }
+    /// One decoder layer (the average, for families whose layers differ).
+    public var perLayer: Int {
+        if let t = inventoryLayers { return t / max(layers, 1) }
+        return attentionPerLayer + mlpPerLayer + routerPerLayer + normsPerLayer
+    }
 
     /// Every parameter once.
-    public var total: Int { embedding + positions + layers * perLayer + finalNorm + lmHead }
+    public var total: Int { embedding + positions + (inventoryLayers ?? layers * perLayer) + finalNorm + lmHead }
 
     /// Parameters used for one token: all but the experts a token is not routed to.
     public func active(expertsPerToken k: Int, experts: Int) -> Int {
+        if inventoryLayers != nil { return total - inventoryInactive }
         guard experts > 1 else { return total }
         return total - layers * mlpPerExpert * (experts - k)
     }
 
+    /// Parameters used for one token, for any architecture.
+    public static func active(_ a: ModelArchitecture) -> Int {
+        ParameterCount(a).active(expertsPerToken: a.expertsPerToken, experts: a.experts)
+    }
+
     /// Linear weights inside the decoder blocks, all layers.
-    public var linearWeights: Int { layers * linearWeightsPerLayer }
+    public var linearWeights: Int { inventoryLayers != nil ? inventoryLinear : layers * linearWeightsPerLayer }
 
     /// Parameters kept in 16-bit by bitsandbytes/QLoRA: embeddings, lm_head, norms, biases, router.
     public var nonLinear: Int { total - linearWeights }

@@ -56,6 +56,40 @@ public struct ParamShard: Sendable, Equatable {
         let vocabShard = ceilDiv(a.vocabSize, tp) * h
         let embedding = vocabShard + a.learnedPositions * h
         let head = (a.tiedEmbeddings && pp == 1) ? 0 : vocabShard
+        if a.usesInventory {
+            // Layers differ: sum the stage's own layers (LayerInventory).
+            let inventory = LayerInventory.layers(a)
+            let kvLinearPerHead = a.latent == nil ? 2 * h * a.headDim : 0
+            func sum(_ r: Range<Int>) -> (Int, Int) {
+                r.reduce((0, 0)) { acc, l in
+                    let p = inventory[l]
+                    return (acc.0 + p.perGPU(kvHeads: a.kvHeads, tp: tp),
+                            acc.1 + p.linearPerGPU(kvHeads: a.kvHeads, tp: tp, linearKVPerHead: kvLinearPerHead))
+                }
+            }
+            let firstRange = 0..<(pp == 1 ? a.layers : perStage)
+            let lastRange = (a.layers - max(lastLayers, 0))..<a.layers
+            let (firstLayers, firstLinear) = sum(firstRange)
+            let first = firstLayers + embedding + (pp == 1 ? head + normSize : 0)
+            if pp == 1 {
+                total = first
+                layers = a.layers
+                hasOutputLayer = true
+                hasEmbedding = true
+                linear = firstLinear
+            } else {
+                let (lastLayersParams, lastLinear) = sum(lastRange)
+                let last = lastLayersParams + head + normSize
+                let pickFirst = stage.map { $0 == .first } ?? (first >= last)
+                total = pickFirst ? first : last
+                layers = pickFirst ? perStage : max(lastLayers, 0)
+                hasOutputLayer = !pickFirst
+                hasEmbedding = pickFirst
+                linear = pickFirst ? firstLinear : lastLinear
+            }
+            self.kvHeads = kvHeads
+            return
+        }
         if pp == 1 {
             total = a.layers * perLayer + embedding + head + normSize
             layers = a.layers
@@ -132,6 +166,9 @@ public enum KVCache {
             let sliding = windowed && l < a.slidingLayers.count && a.slidingLayers[l]
             tokenLayers += sliding ? min(tokens, a.slidingWindow ?? tokens) : tokens
         }
-        return 2 * kvHeads * a.headDim * bytesPerElement * batch * tokenLayers
+        // MLA keeps one latent (kv_lora_rank + qk_rope_head_dim) per token per layer, the same on
+        // every tensor-parallel rank (vLLM MLACommonBackend; transformers 5.x DeepseekV3 cache).
+        let perToken = a.latent != nil ? a.kvValuesPerToken : 2 * kvHeads * a.headDim
+        return perToken * bytesPerElement * batch * tokenLayers
     }
 }

@@ -49,6 +49,55 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// Gemma-2 style tanh soft-capping of the attention scores.
     public var attentionSoftcap: Double?
 
+    /// q/k norm weights per layer (Qwen3, Gemma-3: `head_dim` each; OLMo-2: the full q and k widths).
+    public var qkNormPerLayer: Int = 0
+    /// Learned attention-sink logits per layer (gpt-oss: one per head).
+    public var sinksPerLayer: Int = 0
+    /// Multi-head latent attention (DeepSeek-V2/V3, Kimi-K2), when the model uses it.
+    public var latent: LatentAttention? = nil
+    /// A mixture of experts with per-layer placement, shared experts and biases (DeepSeek, Qwen-MoE,
+    /// gpt-oss, Llama-4, GLM-4.5); nil for dense models and for Mixtral's uniform `experts`.
+    public var moe: MoELayout? = nil
+    /// Multi-token-prediction layers in the checkpoint (`num_nextn_predict_layers`) that
+    /// transformers does not build; reported apart from `parameters`.
+    public var mtpLayers: Int = 0
+    /// What the estimate leaves out or assumes for this family (the vision tower of a multimodal
+    /// config, an unknown family estimated as dense with --assume-dense).
+    public var notes: [String] = []
+
+    /// DeepSeek's MLA: queries through an optional low-rank `q_lora_rank`, keys and values through the
+    /// `kv_lora_rank` latent plus a shared rotary key of `qk_rope_head_dim`.
+    public struct LatentAttention: Sendable, Equatable {
+        public var qLoraRank: Int?
+        public var kvLoraRank: Int
+        public var qkNopeHeadDim: Int
+        public var qkRopeHeadDim: Int
+        public var vHeadDim: Int
+        public var bias: Bool
+        public var qkHeadDim: Int { qkNopeHeadDim + qkRopeHeadDim }
+    }
+
+    /// Experts as the modeling files build them.
+    public struct MoELayout: Sendable, Equatable {
+        public var experts: Int
+        public var expertsPerToken: Int
+        /// Width of one routed expert's gated MLP.
+        public var expertIntermediate: Int
+        /// Width of the shared experts' gated MLP, all of them together (0: none).
+        public var sharedIntermediate: Int
+        /// A sigmoid gate on the shared expert (Qwen2-MoE `shared_expert_gate`, `h x 1`).
+        public var sharedGate: Bool
+        /// A bias on the router (gpt-oss).
+        public var routerBias: Bool
+        /// DeepSeek-V3's `e_score_correction_bias`, one per expert: a buffer in transformers
+        /// (`register_buffer`), so not among the parameters; 4 bytes per expert.
+        public var correctionBias: Bool
+        /// Biases on the experts' projections (gpt-oss: `gate_up_proj_bias`, `down_proj_bias`).
+        public var expertBias: Bool
+        /// Which layers are sparse; the others have a dense gated MLP of `intermediateSize`.
+        public var sparse: [Bool]
+    }
+
     public init(
         modelType: String = "llama", vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int,
         kvHeads: Int? = nil, headDim: Int? = nil, intermediateSize: Int, tiedEmbeddings: Bool = false,
@@ -84,7 +133,18 @@ public struct ModelArchitecture: Sendable, Equatable {
     }
 
     /// Whether this is a mixture-of-experts model.
-    public var isMoE: Bool { experts > 1 }
+    public var isMoE: Bool { experts > 1 || moe != nil }
+
+    /// Whether parameters come from the per-layer inventory (`LayerInventory`) rather than the
+    /// uniform-layer formula of the families plan was first calibrated on.
+    public var usesInventory: Bool { latent != nil || moe != nil || qkNormPerLayer > 0 || sinksPerLayer > 0 }
+
+    /// KV-cache values per token per layer: keys and values of every KV head, or MLA's latent plus
+    /// its rotary key (what transformers 5.x and vLLM hold for DeepSeek-V3).
+    public var kvValuesPerToken: Int {
+        if let m = latent { return m.kvLoraRank + m.qkRopeHeadDim }
+        return 2 * kvHeads * headDim
+    }
     /// Width of the query projection output (heads x head_dim).
     public var queryWidth: Int { heads * headDim }
     /// Width of one of the k or v projections' outputs (kv heads x head_dim).
@@ -104,17 +164,24 @@ extension ModelArchitecture {
     /// Known `model_type`s (llama, mistral, mixtral, qwen2, gemma2, phi3, gpt2) get their class defaults
     /// from `transformers`; any other type with the standard fields is read as a Llama-style decoder
     /// (gated MLP, RMSNorm, two norms per layer), which is what most current decoders are.
-    public init(config: JSONValue, origin: String = "config.json") throws {
+    public init(config: JSONValue, origin: String = "config.json", assumeDense: Bool = false) throws {
         guard case .object = config else {
             throw ConfigError("\(origin) is not a JSON object; expected a Hugging Face config.json")
         }
         // Multimodal wrappers keep the language model in `text_config`.
         if config["vocab_size"] == nil, config["hidden_size"] == nil, let text = config["text_config"] {
-            try self.init(config: text, origin: origin + " text_config")
+            try self.init(config: text, origin: origin + " text_config", assumeDense: assumeDense)
+            let outer = (try? ConfigReader(config: config, origin: origin).string("model_type")) ?? nil
+            if config["vision_config"] != nil {
+                notes.append(
+                    "\(outer.map { "'\($0)'" } ?? "this") is a multimodal config: the language model (text_config) is estimated; "
+                        + "the vision tower and projector (vision_config) are left out of parameters and weights")
+            }
             return
         }
         let r = ConfigReader(config: config, origin: origin)
         let type = try r.string("model_type") ?? "llama"
+        try Self.checkFamily(type, r, config: config, assumeDense: assumeDense)
         let isGPT2 = type == "gpt2"
         let hidden = try r.requiredInt(["hidden_size", "n_embd", "d_model"], why: "the hidden size")
         let layers = try r.requiredInt(["num_hidden_layers", "n_layer", "num_layers"], why: "the number of layers")
@@ -133,8 +200,10 @@ extension ModelArchitecture {
         }
         let tiedDefault: Bool =
             switch type {
-            case "gpt2", "gemma", "gemma2", "gemma3_text": true
-            case "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "phi3": false
+            case "gpt2", "gemma", "gemma2", "gemma3_text", "starcoder2": true
+            case "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "deepseek_v2", "deepseek_v3",
+                "gpt_oss", "llama4_text", "glm4_moe", "olmo2", "gpt_neox":
+                false
             default: true  // transformers' PretrainedConfig default
             }
         let tied = try r.bool("tie_word_embeddings") ?? tiedDefault
@@ -183,8 +252,15 @@ extension ModelArchitecture {
         if let types = config["layer_types"], case .array(let items) = types, items.count == layers {
             sliding = items.map { $0 == .string("sliding_attention") }
             if window == nil { sliding = Array(repeating: false, count: layers) }
-        } else if type == "gemma2" || type == "gemma3_text", window != nil {
+        } else if type == "gemma2", window != nil {
             sliding = (0..<layers).map { $0 % 2 == 0 }
+        } else if type == "gemma3_text", window != nil {
+            // Gemma3TextConfig: every `sliding_window_pattern`-th layer is global (5 local : 1 global).
+            let pattern = try r.int(["sliding_window_pattern"]) ?? 6
+            sliding = (0..<layers).map { pattern <= 0 || ($0 + 1) % pattern != 0 }
+        } else if type == "gpt_oss", window != nil {
+            // GptOssConfig: sliding and full attention alternate, starting with sliding.
+            sliding = (0..<layers).map { ($0 + 1) % 2 != 0 }
         }
 
         let dropout: Double
@@ -221,6 +297,173 @@ extension ModelArchitecture {
             learnedPositions: isGPT2 ? maxPos : 0,
             slidingWindow: window, slidingLayers: sliding, dropout: dropout,
             finalLogitSoftcap: finalSoftcap, attentionSoftcap: attnSoftcap)
+        try applyFamily(type, r)
+        if !Self.knownTypes.contains(type) {
+            notes.append(
+                assumeDense
+                    ? "model_type '\(type)' is not a family plan knows and --assume-dense was given: estimated as a dense Llama-style decoder (gated MLP, RMSNorm, no biases); fields that signal other structure were ignored"
+                    : "model_type '\(type)' is not a family plan knows: estimated as a dense Llama-style decoder (gated MLP, RMSNorm, no biases); its config has no field that signals experts, latent attention or a state space")
+        }
+    }
+}
+
+extension ModelArchitecture {
+    /// The `model_type`s whose structure the estimator models, tensor by tensor.
+    public static let knownTypes: [String] = [
+        "deepseek_v2", "deepseek_v3", "gemma", "gemma2", "gemma3_text", "glm4_moe", "gpt2", "gpt_neox", "gpt_oss", "llama",
+        "llama4_text", "mistral", "mixtral", "olmo2", "phi3", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "starcoder2",
+    ]
+
+    /// Multimodal wrappers whose language model is read from `text_config`.
+    public static let multimodalTypes: [String] = ["gemma3", "llama4", "mistral3", "qwen2_5_vl", "qwen2_vl", "mllama", "llava"]
+
+    /// Families with recurrent or state-space layers in place of (some) attention: their memory is
+    /// not a KV cache, and plan does not model it yet.
+    public static let hybridTypes: [String] = [
+        "bamba", "falcon_h1", "falcon_mamba", "granitemoehybrid", "jamba", "lfm2", "mamba", "mamba2", "minimax", "nemotron_h",
+        "qwen3_next", "recurrent_gemma", "rwkv", "xlstm", "zamba", "zamba2",
+    ]
+
+    /// Config fields that change the structure of a decoder; in an unknown family each is refused.
+    static let structureFields: [(String, String)] = [
+        ("n_routed_experts", "routed experts"), ("num_experts", "experts"), ("num_local_experts", "experts"),
+        ("moe_intermediate_size", "experts"), ("shared_expert_intermediate_size", "a shared expert"),
+        ("kv_lora_rank", "latent attention"), ("q_lora_rank", "latent attention"),
+        ("layers_block_type", "a state space"), ("mamba_d_state", "a state space"), ("ssm_cfg", "a state space"),
+        ("state_size", "a state space"), ("linear_num_value_heads", "linear attention"), ("attn_layer_indices", "a state space"),
+        ("num_nextn_predict_layers", "multi-token-prediction layers"),
+    ]
+
+    static func checkFamily(_ type: String, _ r: ConfigReader, config: JSONValue, assumeDense: Bool) throws {
+        if hybridTypes.contains(type) {
+            throw ConfigError(
+                "\(r.origin): model_type '\(type)' has recurrent or state-space layers (linear attention or Mamba); plan does not "
+                    + "model their state in place of a KV cache, so it gives no estimate rather than a dense-decoder guess")
+        }
+        guard !knownTypes.contains(type), !assumeDense else { return }
+        for (field, what) in structureFields where config[field] != nil && config[field] != .null {
+            throw ConfigError(
+                "\(r.origin): model_type '\(type)' is not a family plan knows, and its field '\(field)' signals \(what); "
+                    + "plan refuses to guess its structure (pass --assume-dense to estimate it as a dense decoder anyway)")
+        }
+    }
+
+    /// Family structure beyond the Llama block, read as each family's modeling file builds it.
+    mutating func applyFamily(_ type: String, _ r: ConfigReader) throws {
+        let attentionBias = try r.bool("attention_bias")
+        func moeLayout(
+            experts: Int, perToken: Int, expertIntermediate: Int, shared: Int, sparse: [Bool], sharedGate: Bool = false,
+            routerBias: Bool = false, correctionBias: Bool = false, expertBias: Bool = false
+        ) throws -> MoELayout {
+            try ConfigReader.check(experts, "the expert count", origin: r.origin, range: 1...4096)
+            guard perToken >= 1, perToken <= experts else {
+                throw ConfigError("\(r.origin): num_experts_per_tok \(perToken) must be between 1 and the \(experts) experts")
+            }
+            try ConfigReader.check(expertIntermediate, "moe_intermediate_size", origin: r.origin, range: 1...16_777_216)
+            return MoELayout(
+                experts: experts, expertsPerToken: perToken, expertIntermediate: expertIntermediate, sharedIntermediate: shared,
+                sharedGate: sharedGate, routerBias: routerBias, correctionBias: correctionBias, expertBias: expertBias, sparse: sparse)
+        }
+        func uniformExpertsOff() {
+            experts = 1
+            expertsPerToken = 1
+        }
+        switch type {
+        case "qwen3", "qwen3_moe", "qwen2_moe":
+            if type != "qwen2_moe" {
+                qkvBias = attentionBias ?? false
+                outputBias = attentionBias ?? false
+                qkNormPerLayer = 2 * headDim  // q_norm, k_norm over head_dim (modeling_qwen3.py)
+            }
+            if type != "qwen3", let e = try r.int(["num_experts"]), e > 0 {
+                let step = try r.int(["decoder_sparse_step"]) ?? 1
+                var only = Set<Int>()
+                if case .array(let items)? = r.config["mlp_only_layers"] {
+                    for case .int(let i) in items { only.insert(i) }
+                }
+                let sparse = (0..<layers).map { !only.contains($0) && step > 0 && ($0 + 1) % step == 0 }
+                let shared = type == "qwen2_moe" ? (try r.int(["shared_expert_intermediate_size"]) ?? 0) : 0
+                moe = try moeLayout(
+                    experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? (type == "qwen2_moe" ? 4 : 8),
+                    expertIntermediate: try r.int(["moe_intermediate_size"]) ?? intermediateSize, shared: shared, sparse: sparse,
+                    sharedGate: shared > 0)
+                uniformExpertsOff()
+            }
+        case "deepseek_v2", "deepseek_v3", "glm4_moe":
+            if type != "glm4_moe" {
+                let rope = try r.int(["qk_rope_head_dim"]) ?? 64
+                let nope = try r.int(["qk_nope_head_dim"]) ?? 128
+                latent = LatentAttention(
+                    qLoraRank: try r.int(["q_lora_rank"]), kvLoraRank: try r.int(["kv_lora_rank"]) ?? 512, qkNopeHeadDim: nope,
+                    qkRopeHeadDim: rope, vHeadDim: try r.int(["v_head_dim"]) ?? 128, bias: attentionBias ?? false)
+                qkvBias = false
+                outputBias = false
+            } else {
+                qkvBias = attentionBias ?? false  // q, k and v; o_proj has no bias (modeling_glm4_moe.py)
+                outputBias = false
+                if try r.bool("use_qk_norm") == true { qkNormPerLayer = 2 * headDim }
+            }
+            if let e = try r.int(["n_routed_experts"]), e > 0 {
+                let firstDense = try r.int(["first_k_dense_replace"]) ?? 0
+                let freq = try r.int(["moe_layer_freq"]) ?? 1
+                let moeWidth = try r.int(["moe_intermediate_size"]) ?? 1407
+                let sharedCount = try r.int(["n_shared_experts"]) ?? 0
+                moe = try moeLayout(
+                    experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? 8, expertIntermediate: moeWidth,
+                    shared: sharedCount * moeWidth,
+                    sparse: (0..<layers).map { $0 >= firstDense && freq > 0 && $0 % freq == 0 },
+                    // DeepSeek-V3 and GLM-4.5 route with a learned correction bias (noaux_tc); V2 does not.
+                    correctionBias: type != "deepseek_v2" || (try r.string("topk_method")) == "noaux_tc")
+                uniformExpertsOff()
+            }
+            mtpLayers = try r.int(["num_nextn_predict_layers"]) ?? 0
+        case "gpt_oss":
+            qkvBias = attentionBias ?? true
+            outputBias = attentionBias ?? true
+            sinksPerLayer = heads
+            let e = try r.int(["num_local_experts"]) ?? 128
+            moe = try moeLayout(
+                experts: e, perToken: try r.int(["num_experts_per_tok", "experts_per_token"]) ?? 4,
+                expertIntermediate: intermediateSize, shared: 0, sparse: Array(repeating: true, count: layers), routerBias: true,
+                expertBias: true)
+            uniformExpertsOff()
+        case "llama4_text":
+            qkvBias = attentionBias ?? false
+            outputBias = attentionBias ?? false
+            let e = try r.int(["num_local_experts"]) ?? 16
+            let step = try r.int(["interleave_moe_layer_step"]) ?? 1
+            var sparse = (0..<layers).map { step > 0 && ($0 + 1) % step == 0 }
+            if case .array(let items)? = r.config["moe_layers"] {
+                let set = Set(items.compactMap { if case .int(let i) = $0 { return i } else { return nil } })
+                sparse = (0..<layers).map { set.contains($0) }
+            }
+            let expertWidth = intermediateSize
+            intermediateSize = try r.int(["intermediate_size_mlp"]) ?? intermediateSize
+            moe = try moeLayout(
+                experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? 1, expertIntermediate: expertWidth, shared: expertWidth,
+                sparse: sparse)
+            uniformExpertsOff()
+        case "gemma3_text":
+            qkNormPerLayer = 2 * headDim
+        case "olmo2":
+            // q_norm and k_norm over the full projections; post-attention and post-feedforward norms only.
+            qkNormPerLayer = queryWidth + kvWidth
+        case "gpt_neox":
+            mlp = .plain
+            norm = .layer
+            qkvBias = true
+            outputBias = true
+            mlpBias = true
+        case "starcoder2":
+            let bias = try r.bool("use_bias") ?? true
+            mlp = .plain
+            norm = .layer
+            qkvBias = bias
+            outputBias = bias
+            mlpBias = bias
+        default:
+            break
+        }
     }
 }
 

@@ -236,9 +236,35 @@ struct ModelItem: Listing {
 struct ModelList: PlanCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List catalog models (the default).")
     @OptionGroup var global: GlobalOptions
+    @Flag(help: "List the model_types the estimator knows, and those it refuses, instead of the catalog.") var supported = false
     @OptionGroup var output: FormatOptions
 
+    /// One `model_type` and what the estimator does with it (from the code's own lists).
+    struct Support: Listing {
+        var modelType: String
+        var support: String
+        static let csvHeader = ["model_type", "support"]
+        var csvRow: [String] { [modelType, support] }
+        static let tableHeader = ["MODEL_TYPE", "SUPPORT"]
+        static let rightAligned: Set<Int> = []
+        var tableRow: [String] { [modelType, support] }
+
+        static var all: [Support] {
+            ModelArchitecture.knownTypes.map { Support(modelType: $0, support: "estimated: exact parameters (docs/estimator.md, Families)") }
+                + ModelArchitecture.multimodalTypes.map {
+                    Support(modelType: $0, support: "multimodal: the language model from text_config; the vision tower is left out")
+                }
+                + ModelArchitecture.hybridTypes.map {
+                    Support(modelType: $0, support: "refused: recurrent or state-space layers are not modelled")
+                }
+        }
+    }
+
     func run(in ctx: Context) throws {
+        if supported {
+            ctx.out.render(Support.all.sorted { $0.modelType < $1.modelType }, output.format)
+            return
+        }
         let items = try ctx.store(readOnly: true).models().compactMap { m -> ModelItem? in
             guard let a = try? ModelArchitecture(config: m.config, origin: m.id) else { return nil }
             return ModelItem(m, a)

@@ -25,13 +25,21 @@ struct Estimate: PlanCommand {
     @OptionGroup var workloadOptions: WorkloadOptions
     @OptionGroup var splitOptions: SplitOptions
     @Option(parsing: .unconditional, help: "Fraction of GPU memory kept free when judging a fit (default 0.1).") var headroom: Double?
+    @Flag(
+        name: .customLong("assume-dense"),
+        help: "Estimate a model_type plan does not know as a dense Llama-style decoder even when its config has fields that signal experts, latent attention or a state space (a warning says so).")
+    var assumeDense = false
+    @Flag(
+        name: .customLong("include-mtp"),
+        help: "Serve the multi-token-prediction layers too (num_nextn_predict_layers, for speculative decoding); they are reported as mtp_parameters either way.")
+    var includeMTP = false
     @Option(name: .customLong("max-recommendations"), help: "How many recommendations to print (0 = none).")
     var maxRecommendations: Int = 10
     @OptionGroup var output: FormatOptions
 
     func run(in ctx: Context) throws {
         let catalog = try Self.catalog(ctx)
-        let resolved = try ModelResolver.resolve(model, catalog: catalog)
+        let resolved = try ModelResolver.resolve(model, catalog: catalog, assumeDense: assumeDense)
         let w = try workloadOptions.workload()
         let split = try splitOptions.split(mode: w.mode)
         var options = try workloadOptions.options(headroom: headroom)
@@ -69,8 +77,14 @@ struct Estimate: PlanCommand {
                         + "weights are taken from the checkpoint")
             }
         }
+        options.includeMTP = includeMTP
         var e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
-        e.warnings += checkpointWarnings
+        e.warnings = a.notes + checkpointWarnings + e.warnings
+        if a.usesInventory && w.mode == .train {
+            e.warnings.append(
+                "activations for \(a.modelType) (experts, latent attention, q/k norms, sinks) are not yet calibrated on measurements: "
+                    + "they are the dense-decoder terms of the same widths, a lower bound")
+        }
         let recs = Array(
             Recommender.recommend(
                 a, w, gpus: catalog.gpus, options: options, strategy: splitOptions.strategy, tp: splitOptions.tp,
@@ -116,6 +130,7 @@ struct EstimateReport {
             var parameters: Int
             var trainableParameters: Int
             var activeParameters: Int
+            var mtpParameters: Int
         }
         struct PerGPU: Encodable {
             var weights, gradients, optimizerStates, masterWeights, activations, kvCache, overhead, total: Int
@@ -170,7 +185,9 @@ struct EstimateReport {
     var json: JSON {
         let e = estimate
         return JSON(
-            model: .init(id: model.id, parameters: e.parameters, trainableParameters: e.trainableParameters, activeParameters: e.activeParameters),
+            model: .init(
+                id: model.id, parameters: e.parameters, trainableParameters: e.trainableParameters, activeParameters: e.activeParameters,
+                mtpParameters: ParameterCount(model.architecture).mtp),
             perGpu: .init(
                 weights: e.weights, gradients: e.gradients, optimizerStates: e.optimizerStates, masterWeights: e.masterWeights,
                 activations: e.activations, kvCache: e.kvCache, overhead: e.overhead, total: e.total),

@@ -55,10 +55,10 @@ enum ModelResolver {
         return lstat(s, &st) == 0
     }
 
-    static func resolve(_ name: String, catalog: CatalogSnapshot) throws -> ResolvedModel {
+    static func resolve(_ name: String, catalog: CatalogSnapshot, assumeDense: Bool = false) throws -> ResolvedModel {
         if looksLikePath(name) {
             let (json, file) = try readConfig(path: name)
-            let arch = try ModelArchitecture(config: json, origin: file)
+            let arch = try ModelArchitecture(config: json, origin: file, assumeDense: assumeDense)
             var isDir: ObjCBool = false
             let checkpoint =
                 FileManager.default.fileExists(atPath: name, isDirectory: &isDir) && isDir.boolValue
@@ -71,7 +71,7 @@ enum ModelResolver {
                 "unknown model '\(name)'; give a catalog id (\(ids)), an alias such as "
                     + "meta-llama/Meta-Llama-3-8B-Instruct, or a path to a config.json")
         }
-        let arch = try ModelArchitecture(config: m.config, origin: "catalog model '\(m.id)'")
+        let arch = try ModelArchitecture(config: m.config, origin: "catalog model '\(m.id)'", assumeDense: assumeDense)
         return ResolvedModel(id: m.id, catalogID: m.id, config: m.config, architecture: arch)
     }
 }

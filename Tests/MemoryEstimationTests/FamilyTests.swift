@@ -1,0 +1,121 @@
+import Foundation
+import PlanModel
+import Testing
+import TestSupport
+
+@testable import MemoryEstimation
+
+/// One measured case of docs/calibration/families/params.json: a config and the parameters
+/// transformers 5.24 instantiates for it (measure_params.py; meta device, `model.parameters()`).
+struct FamilyCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var config: JSONValue
+    var parameters: Int
+    var testDescription: String { name }
+
+    static let all: [FamilyCase] = {
+        let url = repositoryRoot.appendingPathComponent("docs/calibration/families/params.json")
+        let doc = try! JSONValue.parse(try! Data(contentsOf: url))
+        guard case .array(let cases)? = doc["cases"] else { fatalError("no cases") }
+        return cases.map { c in
+            guard case .string(let n)? = c["name"], case .int(let p)? = c["parameters"], let cfg = c["config"] else { fatalError("bad case") }
+            return FamilyCase(name: n, config: cfg, parameters: p)
+        }
+    }()
+}
+
+@Suite struct FamilyTests {
+    @Test(arguments: FamilyCase.all)
+    func parametersAreExactlyWhatTransformersInstantiates(_ c: FamilyCase) throws {
+        let a = try ModelArchitecture(config: c.config, origin: c.name)
+        #expect(ParameterCount(a).total == c.parameters, "\(c.name): \(ParameterCount(a).total) vs \(c.parameters)")
+        // On one GPU the shard is the whole model, so weights agree with the count.
+        #expect(ParamShard(a, tp: 1, pp: 1).total == c.parameters)
+    }
+
+    @Test func theIssuesNumbersAreReproduced() throws {
+        // issue 10's table: what transformers instantiates for these published configs.
+        let expected = [
+            "deepseek-v3": 671_026_404_352, "kimi-k2": 1_026_408_209_408, "qwen3-235b-a22b": 235_093_634_560,
+            "qwen1.5-moe-a2.7b": 14_315_784_192, "llama4-maverick": 400_711_848_960,
+        ]
+        for (name, n) in expected {
+            let c = try #require(FamilyCase.all.first { $0.name == name })
+            #expect(ParameterCount(try ModelArchitecture(config: c.config)).total == n, "\(name)")
+        }
+    }
+
+    @Test func activeParametersLeaveOutTheExpertsATokenSkips() throws {
+        // DeepSeek-V3: 58 sparse layers of 256 routed experts (3 x 7168 x 2048 each), 8 routed per
+        // token: 58 x 248 x 44,040,192 parameters are idle for a token.
+        let c = try #require(FamilyCase.all.first { $0.name == "deepseek-v3" })
+        let a = try ModelArchitecture(config: c.config)
+        #expect(ParameterCount.active(a) == c.parameters - 58 * 248 * 3 * 7168 * 2048)
+        #expect(a.mtpLayers == 1)
+    }
+
+    @Test func tensorAndPipelineShardsAddUpToAtLeastTheModel() throws {
+        for c in FamilyCase.all {
+            let a = try ModelArchitecture(config: c.config)
+            for tp in [2, 4, 8] where a.heads % tp == 0 {
+                let shard = ParamShard(a, tp: tp, pp: 1)
+                // Replicated norms, routers and KV heads make tp shards add up to more than the model, never less.
+                #expect(shard.total * tp >= c.parameters && shard.total < c.parameters, "\(c.name) tp=\(tp)")
+            }
+            let first = ParamShard(a, tp: 1, pp: 2, stage: .first)
+            let last = ParamShard(a, tp: 1, pp: 2, stage: .last)
+            let tiedCopy = a.tiedEmbeddings ? a.vocabSize * a.hiddenSize : 0
+            #expect(first.total + last.total == c.parameters + tiedCopy, "\(c.name) pp=2")
+        }
+    }
+
+    @Test func latentAttentionCachesTheLatentOncePerRank() throws {
+        let c = try #require(FamilyCase.all.first { $0.name == "deepseek-v3" })
+        let a = try ModelArchitecture(config: c.config)
+        // kv_lora_rank 512 + qk_rope_head_dim 64 values per token per layer, 61 layers, bf16.
+        #expect(KVCache.bytes(a, batch: 1, tokens: 1000, bytesPerElement: 2, windowed: false) == 576 * 2 * 61 * 1000)
+        #expect(KVCache.bytes(a, batch: 1, tokens: 1000, bytesPerElement: 2, tp: 8, windowed: false) == 576 * 2 * 61 * 1000)
+    }
+
+    @Test(arguments: [
+        (#"{"model_type": "qwen3_next", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}"#, "qwen3_next"),
+        (#"{"model_type": "jamba", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}"#, "jamba"),
+        (#"{"model_type": "acme_moe", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "n_routed_experts": 8}"#, "'n_routed_experts'"),
+        (#"{"model_type": "acme_mla", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "kv_lora_rank": 16}"#, "'kv_lora_rank'"),
+        (#"{"model_type": "acme_ssm", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "mamba_d_state": 16}"#, "'mamba_d_state'"),
+    ])
+    func unknownStructureIsRefusedNamingWhatIsNotUnderstood(config: String, needle: String) throws {
+        let json = try JSONValue.parse(Data(config.utf8))
+        #expect {
+            try ModelArchitecture(config: json)
+        } throws: { error in
+            "\(error)".contains(needle)
+        }
+    }
+
+    @Test func assumeDenseEstimatesAnUnknownFamilyWithANote() throws {
+        let json = try JSONValue.parse(Data(#"{"model_type": "acme_moe", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "n_routed_experts": 8}"#.utf8))
+        let a = try ModelArchitecture(config: json, assumeDense: true)
+        #expect(a.notes.contains { $0.contains("--assume-dense") })
+        // The dense reading: embedding + lm_head + 2 x (4 x 64 x 64 + 3 x 64 x 128 + 2 x 64) + 64.
+        #expect(ParameterCount(a).total == 2 * 100 * 64 + 2 * (4 * 64 * 64 + 3 * 64 * 128 + 128) + 64 - (a.tiedEmbeddings ? 100 * 64 : 0))
+    }
+}
+
+@Suite struct FamilyCatalogTests {
+    /// Every catalog model whose source line cites the measured parameters states them exactly.
+    @Test func catalogModelsHaveTheParametersTheirSourceLinesState() throws {
+        let doc = try JSONValue.parse(try Data(contentsOf: repositoryRoot.appendingPathComponent("Seeds/models.json")))
+        guard case .array(let models) = doc else { Issue.record("models.json is not an array"); return }
+        var checked = 0
+        for m in models {
+            guard case .string(let source)? = m["source"], source.contains("families/params.json"), let config = m["config"] else { continue }
+            // "..., 671,026,404,352 parameters as transformers ..."
+            let digits = source.components(separatedBy: " parameters as")[0].split(separator: " ").last!.replacingOccurrences(of: ",", with: "")
+            let stated = try #require(Int(digits))
+            #expect(ParameterCount(try ModelArchitecture(config: config)).total == stated, "\(m["id"]!)")
+            checked += 1
+        }
+        #expect(checked >= 20)
+    }
+}
