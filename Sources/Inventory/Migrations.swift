@@ -115,7 +115,10 @@ extension PlanStore {
         let (actual, violations) = try read { db in
             (try objects(db), try Row.fetchAll(db, sql: "PRAGMA foreign_key_check"))
         }
-        for key in expected.keys.sorted() {
+        // Tables first, so a dropped table is named rather than its automatic index.
+        let order = ["table": 0, "index": 1, "trigger": 2, "view": 3]
+        func sortKey(_ k: String) -> (Int, String) { (order[String(k.split(separator: " ")[0])] ?? 9, k) }
+        for key in expected.keys.sorted(by: { sortKey($0) < sortKey($1) }) {
             let e = expected[key]!
             guard let a = actual[key] else {
                 throw StoreError(
@@ -126,6 +129,15 @@ extension PlanStore {
                 throw StoreError(
                     "database '\(path)' has the \(e.type) '\(key.split(separator: " ", maxSplits: 1)[1])' in a form schema version \(all.count) does not have; "
                         + "the file was changed outside plan: restore it from a backup")
+            }
+        }
+        // A trigger or view added behind plan's back can change what a write does; refuse them.
+        for key in actual.keys.sorted() where expected[key] == nil {
+            let a = actual[key]!
+            if a.type == "trigger" || a.type == "view" {
+                throw StoreError(
+                    "database '\(path)' has a \(a.type) '\(key.split(separator: " ", maxSplits: 1)[1])' that plan did not create; "
+                        + "the file was changed outside plan: remove it or restore the file from a backup")
             }
         }
         if let first = violations.first {

@@ -68,12 +68,15 @@ extension PlanStore {
         for _ in 0..<3 {
             let (snap, version) = try read { db in (try Self.snapshot(db), try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0) }
             let (changes, result) = try body(snap)
-            let applied = try write { db -> Bool in
+            let applied = try maintenanceWrite { db -> Bool in
                 guard try Int.fetchOne(db, sql: "PRAGMA data_version") == version else { return false }
                 try Self.apply(changes, db)
                 return true
             }
-            if applied { return result }
+            if applied {
+                savedChanges = true
+                return result
+            }
         }
         return try write { db in
             let (changes, result) = try body(try Self.snapshot(db))

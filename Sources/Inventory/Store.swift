@@ -58,7 +58,7 @@ public final class PlanStore: @unchecked Sendable {
     /// Whether the file was opened for writing.
     public let writable: Bool
     /// Whether a write transaction of a command (not a migration or seeding) has been committed.
-    public private(set) var savedChanges = false
+    public internal(set) var savedChanges = false
 
     init(
         queue: DatabaseQueue, path: String, resources: Resources, writable: Bool = true,

@@ -4,8 +4,9 @@ import Foundation
 ///
 /// Names are stored and looked up in Unicode NFC, so "jé" typed as one code point and as "e" plus
 /// a combining accent are the same name everywhere (SQLite compares bytes). Control characters
-/// (C0, DEL, C1), bidirectional overrides and line/paragraph separators are refused: a name from
-/// someone else's import file must not be able to retitle a terminal or hide text.
+/// (C0, DEL, C1), format characters (zero-width, bidirectional, tags) and line/paragraph separators
+/// are refused: a name from someone else's import file must not be able to retitle a terminal,
+/// hide text or pass for another name.
 public enum Names {
     /// The longest name or label, in UTF-8 bytes (servers, jobs, models, SKUs, sites, racks).
     public static let maxBytes = 256
@@ -62,8 +63,10 @@ public enum Names {
     /// isolates, and the Unicode line and paragraph separators.
     public static func isForbidden(_ u: Unicode.Scalar) -> Bool {
         let v = u.value
-        return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
-            || v == 0x2028 || v == 0x2029
+        if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x2028 || v == 0x2029 { return true }
+        // Format characters (general category Cf): zero-width spaces and joiners, bidirectional
+        // marks, overrides and isolates, the byte-order mark, tags. They make two names look alike.
+        return u.properties.generalCategory == .format
     }
 
     /// `s` with every unprintable scalar written as `\u{XX}`, for error messages and tables.

@@ -61,7 +61,8 @@ public struct SafetensorsHeader: Sendable, Equatable {
         guard case .object(let entries) = doc else { throw Problem(message: "the header is not a JSON object") }
         var tensors: [Tensor] = []
         var metadata: [String: String] = [:]
-        for (name, value) in entries {
+        for name in entries.keys.sorted() {
+            let value = entries[name]!
             if name == "__metadata__" {
                 if case .object(let m) = value {
                     for (k, v) in m { if case .string(let s) = v { metadata[k] = s } }

@@ -77,6 +77,16 @@ import TestSupport
         ok(f.plan("gaps", "--format", "csv", "--output", f.dir.path("link.csv")))
         #expect(Self.kind(f.dir.path("link.csv")) == S_IFLNK)
         #expect(String(decoding: fileBytes(target), as: UTF8.self).hasPrefix("server_sku,"))
+        // A link to a file not yet there: the file is created where it points, the link kept.
+        #expect(symlink(f.dir.path("later.csv"), f.dir.path("dangling.csv")) == 0)
+        ok(f.plan("gaps", "--format", "csv", "--output", f.dir.path("dangling.csv")))
+        #expect(Self.kind(f.dir.path("dangling.csv")) == S_IFLNK && Self.kind(f.dir.path("later.csv")) == S_IFREG)
+        // Replacing a private file keeps it private.
+        let secret = f.dir.write("secret.csv", "old")
+        #expect(chmod(secret, 0o600) == 0)
+        ok(f.plan("gaps", "--format", "csv", "--output", secret))
+        var st = stat()
+        #expect(stat(secret, &st) == 0 && st.st_mode & 0o777 == 0o600)
     }
 
     // MARK: 2. --output pointed at the database
@@ -156,6 +166,15 @@ import TestSupport
         try q3.write { try $0.execute(sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (999, 0, 'l4-24gb', 1)") }
         try q3.close()
         try h.expectRejected(["servers"], mentioning: "refer to missing rows")
+
+        // A trigger added behind plan's back would change what a write does.
+        let t = Fleet()
+        defer { t.dir.cleanup() }
+        ok(t.plan("add-server", "n1", "--gpu", "l4", "--gpus", "1"))
+        let q4 = try DatabaseQueue(path: t.db)
+        try q4.writeWithoutTransaction { try $0.execute(sql: "CREATE TRIGGER tr AFTER INSERT ON servers BEGIN DELETE FROM gpus; END") }
+        try q4.close()
+        try t.expectRejected(["add-server", "zz", "--gpu", "l4", "--gpus", "1"], mentioning: "trigger 'tr'")
     }
 
     // MARK: 5. CSV formula injection
@@ -191,7 +210,10 @@ import TestSupport
         let f = Fleet()
         defer { f.dir.cleanup() }
         ok(f.plan("add-server", "ok", "--gpu", "l4", "--gpus", "1"))
-        for bad in ["a\u{1B}]0;owned\u{07}", "b\u{08}x", "c\rd", "two\nlines", "tab\there", "bidi\u{202E}txt", "c1\u{9B}x"] {
+        for bad in [
+            "a\u{1B}]0;owned\u{07}", "b\u{08}x", "c\rd", "two\nlines", "tab\there", "bidi\u{202E}txt", "c1\u{9B}x",
+            "zero\u{200B}width", "rlm\u{200F}x", "bom\u{FEFF}x", "tag\u{E0001}x",
+        ] {
             try f.expectRejected(["add-server", bad, "--gpu", "l4", "--gpus", "1"], mentioning: "control character")
             try f.expectRejected(["job", "add", bad, "--gpus", "1", "--gpu-memory", "1GB"], mentioning: "control character")
             try f.expectRejected(["add-server", "x", "--gpu", "l4", "--gpus", "1", "--rack", bad], mentioning: "rack")

@@ -100,7 +100,7 @@ import TestSupport
 
     @Test(arguments: [
         ("truncated", "truncated"), ("badjson", "not valid JSON"), ("length", "header length"), ("overlap", "corrupt"),
-        ("dtype", "dtype"), ("span", "should take"),
+        ("dtype", "dtype"), ("span", "should take"), ("empty", "no tensors"), ("huge", "truncated"),
     ])
     func corruptHeadersAreOneClearError(kind: String, needle: String) throws {
         let dir = TempDir()
@@ -119,6 +119,10 @@ import TestSupport
         case "dtype":
             let h = Array(#"{"a": {"dtype": "Q9", "shape": [4], "data_offsets": [0, 4]}}"#.utf8)
             bytes = [UInt8(h.count), 0, 0, 0, 0, 0, 0, 0] + h + [UInt8](repeating: 0, count: 4)
+        case "empty": bytes = [2, 0, 0, 0, 0, 0, 0, 0] + Array("{}".utf8)
+        case "huge":
+            // Claims a 99,999,999-byte header in an 18-byte file: refused before anything is allocated.
+            bytes = [0xFF, 0xE0, 0xF5, 0x05, 0, 0, 0, 0] + Array("{\"a\": 1}x".utf8)
         default:
             let h = Array(#"{"a": {"dtype": "BF16", "shape": [4], "data_offsets": [0, 4]}}"#.utf8)
             bytes = [UInt8(h.count), 0, 0, 0, 0, 0, 0, 0] + h + [UInt8](repeating: 0, count: 4)

@@ -40,7 +40,8 @@ struct Checkpoint: Sendable, Equatable {
             }
             var byFile: [String: [String]] = [:]
             var checked: Set<String> = []
-            for (tensor, v) in map {
+            for tensor in map.keys.sorted() {
+                let v = map[tensor]!
                 guard case .string(let f) = v else {
                     throw PlanError("'\(indexPath)': the weight_map entry for '\(Names.escaped(tensor))' is not a file name")
                 }
@@ -76,6 +77,10 @@ struct Checkpoint: Sendable, Equatable {
                 }
             }
         }
+        guard result.tensors > 0 else {
+            throw PlanError(
+                "the checkpoint in '\(dir)' holds no tensors (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", ..." : "") have empty headers); it cannot be served")
+        }
         return result
     }
 
@@ -101,6 +106,9 @@ struct Checkpoint: Sendable, Equatable {
         }
         do {
             let length = try SafetensorsHeader.headerLength(try readExactly(8))
+            guard 8 + length <= Int(st.st_size) else {
+                throw SafetensorsHeader.Problem(message: "the file ends inside its \(length)-byte header (truncated)")
+            }
             let json = try readExactly(length)
             guard json.count == length else {
                 throw SafetensorsHeader.Problem(message: "the file ends inside its \(length)-byte header (truncated)")

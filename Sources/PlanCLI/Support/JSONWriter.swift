@@ -53,7 +53,7 @@ enum JSONWriter {
 
     /// A value: scalars inline, containers as nodes (so a server's dozen fields cost one node).
     enum Value {
-        case null, bool(Bool), int(Int), uint(UInt64), double(Double), string(String), node(Node)
+        case null, bool(Bool), int(Int), uint(UInt64), double(Double), float(Float), string(String), node(Node)
     }
 
     /// An array, or an object with the key of each item.
@@ -137,6 +137,7 @@ enum JSONWriter {
         case .int(let i): out.append(contentsOf: String(i).utf8)
         case .uint(let u): out.append(contentsOf: String(u).utf8)
         case .double(let d): out.append(contentsOf: number(d).utf8)
+        case .float(let f): out.append(contentsOf: number(f).utf8)
         case .string(let s): string(s, into: &out)
         case .node(let n) where n.isArray:
             out.append(UInt8(ascii: "["))
@@ -173,11 +174,18 @@ enum JSONWriter {
         for _ in 0..<n { out.append(0x20) }
     }
 
-    /// Integral values print without a fraction ("1", not "1.0"), as Foundation prints them.
+    /// The shortest round-trip form without a trailing ".0" ("1", "-0", "1e+21"), as Foundation's
+    /// JSONWriter prints doubles.
     static func number(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
-        return "\(d)"
+        let text = "\(d)"
+        return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+    }
+
+    static func number(_ f: Float) -> String {
+        guard f.isFinite else { return "null" }
+        let text = "\(f)"
+        return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
     }
 
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -280,7 +288,7 @@ enum JSONWriter {
         mutating func encode(_ value: Bool, forKey key: Key) throws { put(.bool(value), key) }
         mutating func encode(_ value: String, forKey key: Key) throws { put(.string(value), key) }
         mutating func encode(_ value: Double, forKey key: Key) throws { put(.double(value), key) }
-        mutating func encode(_ value: Float, forKey key: Key) throws { put(.double(Double(value)), key) }
+        mutating func encode(_ value: Float, forKey key: Key) throws { put(.float(value), key) }
         mutating func encode(_ value: Int, forKey key: Key) throws { put(.int(value), key) }
         mutating func encode(_ value: Int8, forKey key: Key) throws { put(.int(Int(value)), key) }
         mutating func encode(_ value: Int16, forKey key: Key) throws { put(.int(Int(value)), key) }
@@ -319,7 +327,7 @@ enum JSONWriter {
         mutating func encode(_ value: Bool) throws { node.append(.bool(value)) }
         mutating func encode(_ value: String) throws { node.append(.string(value)) }
         mutating func encode(_ value: Double) throws { node.append(.double(value)) }
-        mutating func encode(_ value: Float) throws { node.append(.double(Double(value))) }
+        mutating func encode(_ value: Float) throws { node.append(.float(value)) }
         mutating func encode(_ value: Int) throws { node.append(.int(value)) }
         mutating func encode(_ value: Int8) throws { node.append(.int(Int(value))) }
         mutating func encode(_ value: Int16) throws { node.append(.int(Int(value))) }
@@ -356,7 +364,7 @@ enum JSONWriter {
         mutating func encode(_ value: Bool) throws { box.value = .bool(value) }
         mutating func encode(_ value: String) throws { box.value = .string(value) }
         mutating func encode(_ value: Double) throws { box.value = .double(value) }
-        mutating func encode(_ value: Float) throws { box.value = .double(Double(value)) }
+        mutating func encode(_ value: Float) throws { box.value = .float(value) }
         mutating func encode(_ value: Int) throws { box.value = .int(value) }
         mutating func encode(_ value: Int8) throws { box.value = .int(Int(value)) }
         mutating func encode(_ value: Int16) throws { box.value = .int(Int(value)) }

@@ -7,8 +7,8 @@ import PlanModel
 /// Writes a report to the file named by `--output` without ever destroying something else.
 ///
 /// - A regular file (or a new one) is replaced atomically: written next to it, then renamed over
-///   it, so a reader never sees half a report. A symbolic link is followed and its target
-///   replaced, the link kept.
+///   it, so a reader never sees half a report; its mode and owner are kept. A symbolic link is
+///   followed (also one to a file not yet there) and its target written, the link kept.
 /// - A character device or a FIFO (`/dev/stdout`, a pipe to another program) is written through:
 ///   it is never replaced by a regular file, and a failed write (`/dev/full`: no space left) is
 ///   an error.
@@ -41,7 +41,15 @@ enum ReportFile {
     /// The path with symbolic links and `..` resolved; for a file that does not exist yet, its
     /// folder resolved and the name kept.
     static func resolved(_ path: String) -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        // A symbolic link to a file that does not exist yet: write to where it points, keeping the link.
+        var links = 0
+        var st = stat()
+        while links < 40, lstat(absolute, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK, stat(absolute, &st) != 0 {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: absolute) else { break }
+            absolute = target.hasPrefix("/") ? target : (absolute as NSString).deletingLastPathComponent + "/" + target
+            links += 1
+        }
         if let r = realpath(absolute, nil) {
             defer { free(r) }
             return String(cString: r)
@@ -97,10 +105,17 @@ enum ReportFile {
             defer { close(fd) }
             try writeAll(bytes, fd: fd, shown: shown)
             guard fsync(fd) == 0 else { throw failure(shown, errno) }
-            // mkstemp makes the file 0600; a report is an ordinary file (0666 less the umask).
-            let mask = umask(0)
-            umask(mask)
-            fchmod(fd, 0o666 & ~mask)
+            // Replacing a file keeps its mode and owner; a new report is an ordinary file (0666
+            // less the umask; mkstemp made it 0600).
+            var old = stat()
+            if stat(target, &old) == 0 {
+                fchmod(fd, old.st_mode & 0o7777)
+                _ = fchown(fd, old.st_uid, old.st_gid)
+            } else {
+                let mask = umask(0)
+                umask(mask)
+                fchmod(fd, 0o666 & ~mask)
+            }
         }
         guard rename(temp, target) == 0 else { throw failure(shown, errno) }
         ok = true
