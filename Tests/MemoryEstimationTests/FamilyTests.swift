@@ -57,7 +57,8 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
     @Test func tensorAndPipelineShardsAddUpToAtLeastTheModel() throws {
         for c in FamilyCase.all {
             let a = try ModelArchitecture(config: c.config)
-            for tp in [2, 4, 8] where a.heads % tp == 0 {
+            // Splits a serving engine accepts: tp divides the KV heads or is a multiple of them (vLLM).
+            for tp in [2, 4, 8] where a.heads % tp == 0 && (a.kvHeads % tp == 0 || tp % a.kvHeads == 0) {
                 let shard = ParamShard(a, tp: tp, pp: 1)
                 // Replicated norms, routers and KV heads make tp shards add up to more than the model, never less.
                 #expect(shard.total * tp >= c.parameters && shard.total < c.parameters, "\(c.name) tp=\(tp)")
@@ -117,5 +118,33 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
             checked += 1
         }
         #expect(checked >= 20)
+    }
+}
+
+@Suite struct FamilyKVCacheTests {
+    struct KVCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var config: JSONValue
+        var batch, seq, bytes: Int
+        var testDescription: String { "\(name) s=\(seq)" }
+    }
+
+    static let cases: [KVCase] = {
+        let doc = try! JSONValue.parse(try! Data(contentsOf: repositoryRoot.appendingPathComponent("docs/calibration/families/kv.json")))
+        guard case .array(let items)? = doc["cases"] else { fatalError("no cases") }
+        return items.map { c in
+            guard case .string(let n)? = c["name"], case .int(let b)? = c["batch"], case .int(let s)? = c["seq"],
+                case .int(let bytes)? = c["kv_cache_bytes"], let cfg = c["config"]
+            else { fatalError("bad case") }
+            return KVCase(name: n, config: cfg, batch: b, seq: s, bytes: bytes)
+        }
+    }()
+
+    /// What transformers' cache holds after a prefill (fp32), measured: MLA's latent for
+    /// DeepSeek-V3, every token on sliding-window and chunked layers (gpt-oss, Gemma-3, Llama-4).
+    @Test(arguments: cases)
+    func kvCacheIsWhatTransformersHolds(_ c: KVCase) throws {
+        let a = try ModelArchitecture(config: c.config, origin: c.name)
+        #expect(KVCache.bytes(a, batch: c.batch, tokens: c.seq, bytesPerElement: 4, windowed: false) == c.bytes)
     }
 }
