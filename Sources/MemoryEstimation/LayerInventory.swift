@@ -18,6 +18,8 @@ public struct LayerParams: Sendable, Equatable {
     public var linear = 0
     /// Parameters of the routed experts a token does not use (for active parameters).
     public var inactive = 0
+    /// Of `linear`: the routed experts' projection weights (what MXFP4 checkpoints quantize).
+    public var expertLinear = 0
 
     public func total(kvHeads: Int) -> Int { sharded + perKVHead * kvHeads + replicated }
 
@@ -85,6 +87,7 @@ public enum LayerInventory {
             if moe.expertBias { expert += 2 * i + h }
             p.sharded += moe.experts * expert
             p.linear += moe.experts * 3 * h * i
+            p.expertLinear += moe.experts * 3 * h * i
             p.inactive += (moe.experts - moe.expertsPerToken) * expert
             // DeepSeek-V3's e_score_correction_bias is a buffer (`register_buffer`), not a parameter.
             p.replicated += h * moe.experts + (moe.routerBias ? moe.experts : 0)

@@ -25,6 +25,8 @@ public struct ParameterCount: Sendable, Equatable {
     var inventoryLayers: Int? = nil
     var inventoryLinear = 0
     var inventoryInactive = 0
+    /// Routed experts' projection weights, all layers (0 without experts).
+    public var expertLinearWeights = 0
     /// Multi-token-prediction modules (`num_nextn_predict_layers`), which transformers does not build
     /// and so are not in `total`. Each is, as in DeepSeek-V3's checkpoint and vLLM's
     /// `deepseek_mtp.py`: a decoder layer like the last one, `enorm` and `hnorm` (h each), `eh_proj`
@@ -61,11 +63,13 @@ public struct ParameterCount: Sendable, Equatable {
         layers = a.layers
         let mlpLinear = (a.mlp == .gated ? 3 : 2) * h * i * a.experts
         linearWeightsPerLayer = h * q + 2 * h * kv + q * h + mlpLinear
+        if a.experts > 1 { expertLinearWeights = a.layers * mlpLinear }
         if a.usesInventory {
             let all = LayerInventory.layers(a)
             inventoryLayers = all.reduce(0) { $0 + $1.total(kvHeads: a.kvHeads) }
             inventoryLinear = all.reduce(0) { $0 + $1.linear }
             inventoryInactive = all.reduce(0) { $0 + $1.inactive }
+            expertLinearWeights = all.reduce(0) { $0 + $1.expertLinear }
             if let m = a.moe {
                 mlpPerExpert = 3 * h * m.expertIntermediate
                 routerPerLayer = h * m.experts

@@ -148,3 +148,42 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
         #expect(KVCache.bytes(a, batch: c.batch, tokens: c.seq, bytesPerElement: 4, windowed: false) == c.bytes)
     }
 }
+
+@Suite struct QuantizationConfigTests {
+    static func config(_ name: String, quantization: String) throws -> JSONValue {
+        let c = try #require(FamilyCase.all.first { $0.name == name })
+        guard case .object(var o) = c.config else { throw ConfigError("not an object") }
+        o["quantization_config"] = try JSONValue.parse(Data(quantization.utf8))
+        return .object(o)
+    }
+
+    @Test func mxfp4QuantizesOnlyTheExperts() throws {
+        let cfg = try Self.config("gpt-oss-120b", quantization: #"{"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}"#)
+        let a = try ModelArchitecture(config: cfg)
+        let q = try #require(try QuantizedWeights.from(config: cfg))
+        // 36 layers x 128 experts x (2880 x 5760 + 2880 x 2880) weights at 4 bits + one byte per 32;
+        // the other 2,167,371,072 parameters (attention, router, biases, embeddings, head) in bf16.
+        let experts = 36 * 128 * (2880 * 5760 + 2880 * 2880)
+        #expect(q.bytes(a) == experts * 17 / 32 + (116_829_156_672 - experts) * 2)
+        #expect(q.bytes(a) == 65_248_815_744)
+    }
+
+    @Test func fp8BlocksAddAnFP32ScalePerBlock() throws {
+        let cfg = try Self.config("deepseek-v3", quantization: #"{"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [128, 128]}"#)
+        let a = try ModelArchitecture(config: cfg)
+        let q = try #require(try QuantizedWeights.from(config: cfg))
+        let p = ParameterCount(a)
+        #expect(q.bytesPerWeight == 1 + 4.0 / 16384)
+        #expect(q.bytes(a) == Int((Double(p.linearWeights) * (1 + 4.0 / 16384)).rounded(.up)) + (p.total - p.linearWeights) * 2)
+        // With the MTP module, the whole checkpoint: within 1% of its published ~688.6 GB.
+        #expect(abs(Double(q.bytes(a, includeMTP: true)) / 688.6e9 - 1) < 0.01)
+    }
+
+    @Test func gptqAwqAndUnknownMethods() throws {
+        let gptq = try Self.config("qwen3-8b", quantization: #"{"quant_method": "gptq", "bits": 4, "group_size": 128}"#)
+        let q = try #require(try QuantizedWeights.from(config: gptq))
+        #expect(q.bytesPerWeight == 0.5 + 2.5 / 128)
+        let odd = try Self.config("qwen3-8b", quantization: #"{"quant_method": "hqq"}"#)
+        #expect(throws: ConfigError.self) { try QuantizedWeights.from(config: odd) }
+    }
+}

@@ -77,6 +77,13 @@ struct Estimate: PlanCommand {
                         + "weights are taken from the checkpoint")
             }
         }
+        // A quantized checkpoint's config says how its weights are stored; serve it that way
+        // unless --dtype says otherwise (a checkpoint folder's own bytes win over both).
+        var quantized: QuantizedWeights? = nil
+        if w.mode == .infer, workloadOptions.dtypeOption == nil, options.checkpointWeightBytes == nil {
+            quantized = try QuantizedWeights.from(config: resolved.config)
+            if let q = quantized { options.checkpointWeightBytes = q.bytes(a, includeMTP: includeMTP) }
+        }
         options.includeMTP = includeMTP
         var e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
         e.warnings = a.notes + checkpointWarnings + e.warnings
@@ -90,8 +97,9 @@ struct Estimate: PlanCommand {
                 a, w, gpus: catalog.gpus, options: options, strategy: splitOptions.strategy, tp: splitOptions.tp,
                 pp: splitOptions.pp, offload: splitOptions.offload
             ).prefix(max(0, maxRecommendations)))
-        let report = EstimateReport(
+        var report = EstimateReport(
             model: resolved, workload: w, estimate: e, gpu: gpu, options: options, recommendations: recs)
+        report.quantization = quantized
         switch output.format {
         case .json: ctx.out.write(JSONOutput.encode(report.json))
         case .csv: ctx.out.write(report.csv)
@@ -123,6 +131,8 @@ struct EstimateReport {
     var gpu: GPUType?
     var options: EstimateOptions
     var recommendations: [Recommendation]
+    /// The weight layout from the config's quantization_config, when it set the weights.
+    var quantization: QuantizedWeights? = nil
 
     struct JSON: Encodable {
         struct Model: Encodable {
@@ -311,6 +321,9 @@ struct EstimateReport {
         } else {
             a.append("activations: prefill working memory: the largest of one layer's intermediates and the logits of the last position per sequence")
             a.append(w.kvSlidingWindow ? "sliding-window layers keep only their window of KV" : "KV cache holds every layer's full sequence (transformers' cache after a prefill)")
+        }
+        if let q = quantization {
+            a.append("weights: \(q.description); \(Human.grouped(options.checkpointWeightBytes ?? 0)) bytes for the whole model")
         }
         if let c = model.checkpoint {
             a.append(
