@@ -108,7 +108,4 @@ public struct SafetensorsHeader: Sendable, Equatable {
         self.metadata = metadata
         dataBytes = cursor
     }
-
-    /// Bytes of tensor data: the sum over tensors.
-    public var tensorBytes: Int { tensors.reduce(0) { $0 + $1.bytes } }
 }

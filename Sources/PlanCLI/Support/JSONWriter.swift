@@ -48,9 +48,6 @@ enum JSONWriter {
         return .node(n)
     }
 
-    static func optional(_ s: String?) -> Value { s.map { .string($0) } ?? .null }
-    static func optional(_ i: Int?) -> Value { i.map { .int($0) } ?? .null }
-
     /// A value: scalars inline, containers as nodes (so a server's dozen fields cost one node).
     enum Value {
         case null, bool(Bool), int(Int), uint(UInt64), double(Double), float(Float), string(String), node(Node)
