@@ -1,0 +1,90 @@
+import CCbc
+
+/// A mixed-integer linear program solved by CBC, single-threaded with fixed settings so that the
+/// same model always gives the same answer.
+struct MILP {
+    struct Column {
+        var lower: Double
+        var upper: Double
+        var objective: Double
+        var integer: Bool
+    }
+
+    struct Row {
+        var columns: [Int32]
+        var coefficients: [Double]
+        /// "L" (<=), "G" (>=) or "E" (=).
+        var sense: UInt8
+        var rhs: Double
+    }
+
+    struct Result {
+        /// Whether CBC found a feasible solution (its values are in `values`).
+        var feasible: Bool
+        /// Whether CBC proved the solution optimal (or the model infeasible).
+        var proved: Bool
+        var objective: Double
+        /// CBC's best bound on the optimum (the LP bound if the search stopped at the root).
+        var bound: Double
+        var values: [Double]
+    }
+
+    var columns: [Column] = []
+    var rows: [Row] = []
+    var maximize = false
+
+    mutating func addColumn(lower: Double = 0, upper: Double, objective: Double, integer: Bool) -> Int {
+        columns.append(Column(lower: lower, upper: upper, objective: objective, integer: integer))
+        return columns.count - 1
+    }
+
+    mutating func addRow(_ terms: [(Int, Double)], _ sense: UInt8, _ rhs: Double) {
+        guard !terms.isEmpty else { return }
+        rows.append(Row(columns: terms.map { Int32($0.0) }, coefficients: terms.map(\.1), sense: sense, rhs: rhs))
+    }
+
+    /// Solves within `seconds`; `start` is a feasible solution CBC may use as its first incumbent.
+    func solve(seconds: Double, start: [Double]? = nil) -> Result {
+        guard let model = Cbc_newModel() else { return Result(feasible: false, proved: false, objective: 0, bound: 0, values: []) }
+        defer { Cbc_deleteModel(model) }
+        for c in columns {
+            Cbc_addCol(model, "", c.lower, c.upper, c.objective, c.integer ? 1 : 0, 0, nil, nil)
+        }
+        for r in rows {
+            r.columns.withUnsafeBufferPointer { cols in
+                r.coefficients.withUnsafeBufferPointer { coefs in
+                    Cbc_addRow(model, "", Int32(r.columns.count), cols.baseAddress, coefs.baseAddress, CChar(bitPattern: r.sense), r.rhs)
+                }
+            }
+        }
+        Cbc_setObjSense(model, maximize ? -1 : 1)
+        Cbc_setLogLevel(model, 0)
+        Cbc_setParameter(model, "threads", "1")
+        Cbc_setParameter(model, "randomSeed", "1")
+        Cbc_setParameter(model, "randomCbcSeed", "1")
+        Cbc_setMaximumSeconds(model, seconds)
+        Cbc_setAllowableGap(model, 0)
+        Cbc_setAllowableFractionGap(model, 0)
+        if let start, start.count == columns.count {
+            let idx = (0..<Int32(columns.count)).map { $0 }
+            idx.withUnsafeBufferPointer { i in
+                start.withUnsafeBufferPointer { v in
+                    Cbc_setMIPStartI(model, Int32(columns.count), i.baseAddress, v.baseAddress)
+                }
+            }
+        }
+        Cbc_solve(model)
+        let infeasible = Cbc_isProvenInfeasible(model) != 0
+        let proved = Cbc_isProvenOptimal(model) != 0 || infeasible
+        var values: [Double] = []
+        var feasible = false
+        if !infeasible, let sol = Cbc_getColSolution(model), Cbc_numberSavedSolutions(model) > 0 || proved {
+            values = Array(UnsafeBufferPointer(start: sol, count: columns.count))
+            feasible = true
+        }
+        let objective = Cbc_getObjValue(model)
+        var bound = Cbc_getBestPossibleObjValue(model)
+        if proved { bound = objective }
+        return Result(feasible: feasible, proved: proved, objective: objective, bound: bound, values: values)
+    }
+}
