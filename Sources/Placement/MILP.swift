@@ -45,6 +45,12 @@ struct MILP {
 
     /// Solves within `seconds`; `start` is a feasible solution CBC may use as its first incumbent.
     func solve(seconds: Double, start: [Double]? = nil) -> Result {
+        // CBC reports an empty model oddly (and prints); its optimum is plain.
+        if columns.isEmpty || rows.isEmpty {
+            let v = columns.map { c in (c.objective > 0) == maximize && c.objective != 0 ? c.upper : c.lower }
+            let obj = zip(columns, v).reduce(0) { $0 + $1.0.objective * $1.1 }
+            return Result(feasible: true, proved: true, objective: obj, bound: obj, values: v)
+        }
         guard let model = Cbc_newModel() else { return Result(feasible: false, proved: false, objective: 0, bound: 0, values: []) }
         defer { Cbc_deleteModel(model) }
         for c in columns {
@@ -59,9 +65,8 @@ struct MILP {
         }
         Cbc_setObjSense(model, maximize ? -1 : 1)
         Cbc_setLogLevel(model, 0)
-        Cbc_setParameter(model, "threads", "1")
-        Cbc_setParameter(model, "randomSeed", "1")
-        Cbc_setParameter(model, "randomCbcSeed", "1")
+        // CBC's defaults are single-threaded with fixed seeds; passing "threads" or seed options
+        // makes this build print to stdout.
         Cbc_setMaximumSeconds(model, seconds)
         Cbc_setAllowableGap(model, 0)
         Cbc_setAllowableFractionGap(model, 0)
@@ -75,7 +80,8 @@ struct MILP {
         }
         Cbc_solve(model)
         let infeasible = Cbc_isProvenInfeasible(model) != 0
-        let proved = Cbc_isProvenOptimal(model) != 0 || infeasible
+        var proved = Cbc_isProvenOptimal(model) != 0 || infeasible
+        let integral = columns.allSatisfy { $0.integer && $0.objective == $0.objective.rounded() }
         var values: [Double] = []
         var feasible = false
         if !infeasible, let sol = Cbc_getColSolution(model), Cbc_numberSavedSolutions(model) > 0 || proved {
@@ -85,6 +91,12 @@ struct MILP {
         let objective = Cbc_getObjValue(model)
         var bound = Cbc_getBestPossibleObjValue(model)
         if proved { bound = objective }
+        // Every objective coefficient here is a whole number: a bound less than one above the
+        // incumbent proves it, whatever status CBC reports after preprocessing.
+        if feasible && !proved && integral && abs(bound - objective) < 1 - 1e-6 {
+            proved = true
+            bound = objective
+        }
         return Result(feasible: feasible, proved: proved, objective: objective, bound: bound, values: values)
     }
 }
