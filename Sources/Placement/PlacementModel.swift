@@ -36,6 +36,15 @@ struct PlacementModel {
             below += w * Double(units.filter { $0.priority == l }.count)
         }
         guard below < 1e12 else { return nil }
+        // Count the columns before building anything: a fleet of thousands of servers with
+        // thousands of left-over units must fall back to the greedy plan at once.
+        var serversOfType: [String: Int] = [:]
+        for s in servers where !s.free.isEmpty { serversOfType[s.gpuType, default: 0] += 1 }
+        var estimate = 0
+        for unit in units {
+            for shape in unit.shapes { estimate += 1 + (serversOfType[shape.gpuType] ?? 0) }
+            if estimate > 4 * maxColumns { return nil }
+        }
         milp.maximize = true
         var serverGPU: [Int: [(Int, Double)]] = [:]
         var serverHost: [Int: [(Int, Double)]] = [:]
