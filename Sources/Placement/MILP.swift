@@ -1,4 +1,5 @@
 import CCbc
+import Foundation
 
 /// A mixed-integer linear program solved by CBC, single-threaded with fixed settings so that the
 /// same model always gives the same answer.
@@ -29,6 +30,10 @@ struct MILP {
         var values: [Double]
     }
 
+    /// CBC 2.10's solver driver keeps global state: two solves at once (tests run in parallel, or
+    /// a caller's threads) can change each other's result, so solves take turns.
+    static let lock = NSLock()
+
     var columns: [Column] = []
     var rows: [Row] = []
     var maximize = false
@@ -51,6 +56,8 @@ struct MILP {
             let obj = zip(columns, v).reduce(0) { $0 + $1.0.objective * $1.1 }
             return Result(feasible: true, proved: true, objective: obj, bound: obj, values: v)
         }
+        Self.lock.lock()
+        defer { Self.lock.unlock() }
         guard let model = Cbc_newModel() else { return Result(feasible: false, proved: false, objective: 0, bound: 0, values: []) }
         defer { Cbc_deleteModel(model) }
         for c in columns {
