@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "PlanModel"),
         // Pure functions: architecture + workload + parallel split -> bytes per GPU, and recommendations.
         .target(name: "MemoryEstimation", dependencies: ["PlanModel"]),
+        // The COIN-OR CBC mixed-integer solver's C API (system library, pkg-config `cbc`).
+        .systemLibrary(name: "CCbc", pkgConfig: "cbc", providers: [.apt(["coinor-libcbc-dev"])]),
         // Pure bin-packing and purchase search over plain numbers; does not import the estimator.
-        .target(name: "Placement", dependencies: ["PlanModel"]),
+        .target(name: "Placement", dependencies: ["PlanModel", "CCbc"]),
         // The only module that imports GRDB: store, records, migrations, seeds.
         .target(
             name: "Inventory",

@@ -2,19 +2,17 @@ import PlanModel
 
 /// Places units onto free capacity, all-or-nothing per unit.
 ///
-/// Order: higher priority first, then the caller's order (stable, so the same input always gives
-/// the same plan). Each unit takes its first shape (fewest GPUs) that can be placed: one server by
-/// best fit, else as few servers as possible with every tensor-parallel group inside one server.
-/// Small instances are then solved exactly (`ExactSearch`), which can beat the greedy order, e.g. by
-/// leaving a large block for a later job.
+/// First greedily: higher priority first, then the caller's order (stable, so the same input always
+/// gives the same plan); each unit takes its first shape (fewest GPUs) that can be placed, one
+/// server by best fit, else as few servers as possible with every tensor-parallel group inside one
+/// server. When some unit is left over and the model is small enough, the placement is solved as a
+/// mixed-integer program by CBC (`PlacementModel`) with the greedy plan as its first incumbent.
 public enum Planner {
     public struct Options: Sendable {
-        /// Exhaustive search when there are at most this many units ...
-        public var exactMaxUnits = 14
-        /// ... and at most this many candidate servers ...
-        public var exactMaxServers = 12
-        /// ... within this many search nodes (else the best plan found so far stands).
-        public var exactNodeLimit = 200_000
+        /// The solver stops after this many seconds and keeps the best plan it found.
+        public var timeLimit = 10.0
+        /// Models with more columns than this are left to the greedy plan.
+        public var maxColumns = 40_000
 
         public init() {}
     }
@@ -35,23 +33,23 @@ public enum Planner {
             }
             if !placed { failed.append(u) }
         }
+        // Every unit placed: the most that can be placed, proved without a solver.
         var provedOptimal = failed.isEmpty
-        let types = Set(units.flatMap { $0.shapes.map(\.gpuType) })
-        let relevant = servers.indices.filter { types.contains(servers[$0].gpuType) && !servers[$0].free.isEmpty }
-        if !failed.isEmpty && units.count <= options.exactMaxUnits && relevant.count <= options.exactMaxServers {
-            var search = ExactSearch(
-                units: units, order: order, servers: relevant.map { servers[$0] }, nodeLimit: options.exactNodeLimit,
-                incumbent: assignments.map(\.unit))
-            let (decisions, finished) = search.solve()
-            provedOptimal = finished
-            if let decisions {
+        var bound: Double?
+        var gap: Double?
+        if !failed.isEmpty, let model = PlacementModel(units: units, servers: servers, maxColumns: options.maxColumns) {
+            let solved = model.solve(seconds: options.timeLimit, greedy: assignments)
+            bound = solved.bound
+            gap = solved.gap
+            provedOptimal = solved.proved
+            if let better = solved.assignments {
                 var exactPool = Pool(servers)
-                assignments = decisions.map { d in
-                    let allocs = d.split.map { (s, k) in
-                        Allocation(
-                            server: relevant[s], gpus: exactPool.take(relevant[s], count: k * d.shape.tp, hostPerGPU: d.shape.hostBytesPerGPU))
+                assignments = better.map { a in
+                    var a = a
+                    a.allocations = a.allocations.map { al in
+                        Allocation(server: al.server, gpus: exactPool.take(al.server, count: al.gpus.count, hostPerGPU: a.shape.hostBytesPerGPU))
                     }
-                    return Assignment(unit: d.unit, shape: d.shape, allocations: allocs.sorted { $0.server < $1.server })
+                    return a
                 }
                 pool = exactPool
                 let placed = Set(assignments.map(\.unit))
@@ -61,7 +59,8 @@ public enum Planner {
         let summary = Reasons.Summary(pool)
         let unplaced = failed.map { Unplaced(unit: $0, reason: Reasons.why(units[$0], summary)) }
         return PlacementOutcome(
-            assignments: assignments, unplaced: unplaced, provedOptimal: provedOptimal, upperBound: upperBound(units, servers))
+            assignments: assignments, unplaced: unplaced, provedOptimal: provedOptimal, upperBound: upperBound(units, servers),
+            solverBound: bound, gap: gap)
     }
 
     /// Smallest-first count of units whose minimal GPU need fits the free GPUs of the types they can

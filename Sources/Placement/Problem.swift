@@ -97,9 +97,14 @@ public struct Unplaced: Sendable, Equatable {
 public struct PlacementOutcome: Sendable, Equatable {
     public var assignments: [Assignment]
     public var unplaced: [Unplaced]
-    /// Whether an exhaustive search proved this the most (priority-ordered) units that can be placed.
+    /// Whether this is proved the most (priority-ordered) units that can be placed: every unit
+    /// placed, or CBC proved the model's optimum.
     public var provedOptimal: Bool
     /// An upper bound on the units any plan could place: the most units whose smallest shapes fit in
     /// the free GPU count of their types (GPU-count relaxation; memory is already in the shapes).
     public var upperBound: Int
+    /// CBC's bound on the model's objective (priority-weighted units minus GPUs), when it ran.
+    public var solverBound: Double? = nil
+    /// CBC's relative gap between the plan and that bound (0 when proved), when it ran.
+    public var gap: Double? = nil
 }

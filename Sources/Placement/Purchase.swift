@@ -139,9 +139,7 @@ public enum PurchasePlanner {
             }
         }
         servers += newServers
-        var opts = Planner.Options()
-        opts.exactMaxServers = 24
-        let out = Planner.place(units: units, servers: servers, options: opts)
+        let out = Planner.place(units: units, servers: servers)
         guard out.unplaced.isEmpty else {
             if !out.provedOptimal { proved = false }
             return nil

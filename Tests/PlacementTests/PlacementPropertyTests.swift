@@ -78,10 +78,7 @@ struct Instance {
     }
 
     @Test func invariantsHoldOnThousandsOfRandomFleets() {
-        // A smaller search budget than the default: the invariants hold for any plan the search
-        // returns, and the optimality suite below checks the default budget.
-        var options = Planner.Options()
-        options.exactNodeLimit = 20_000
+        let options = Planner.Options()
         for seed in UInt64(1)...2000 {
             let inst = Instance.random(seed: seed, maxServers: seed % 3 == 0 ? 40 : 8, maxJobs: seed % 3 == 0 ? 30 : 8)
             let out = Planner.place(units: inst.units, servers: inst.servers, options: options)

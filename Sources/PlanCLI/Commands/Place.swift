@@ -71,6 +71,10 @@ struct PlaceRun {
         var provedOptimal: Bool
         /// At most this many units (jobs, or replicas) could be placed in this run (GPU-count relaxation).
         var upperBound: Int
+        /// The solver's bound on its objective (priority-weighted units minus GPUs) and its relative
+        /// gap; absent when the solver did not run (every unit placed, or the model too large).
+        var bound: Double?
+        var gap: Double?
     }
 
     var placed: [PlacedItem] = []
@@ -78,6 +82,8 @@ struct PlaceRun {
     var moves: [Move]? = nil
     var provedOptimal = false
     var upperBound = 0
+    var bound: Double? = nil
+    var gap: Double? = nil
     var note: String? = nil
 
     static func compute(_ snap: PlanningSnapshot, only: [String], repack: Bool) throws -> (PlanChanges, PlaceRun) {
@@ -96,6 +102,8 @@ struct PlaceRun {
         var run = PlaceRun()
         run.provedOptimal = outcome.provedOptimal
         run.upperBound = outcome.upperBound
+        run.bound = outcome.solverBound
+        run.gap = outcome.gap
         let adds = outcome.assignments.map { placement($0, units, snap.servers) }
         run.placed = items(adds, snap.servers)
         run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason) }
@@ -130,6 +138,8 @@ struct PlaceRun {
         var run = PlaceRun()
         run.provedOptimal = outcome.provedOptimal
         run.upperBound = outcome.upperBound
+        run.bound = outcome.solverBound
+        run.gap = outcome.gap
         let better = newScore != keepScore ? !newScore.lexicographicallyPrecedes(keepScore) : partly(usedNew) < partly(usedKeep)
         guard better else {
             incremental.moves = []
@@ -203,7 +213,8 @@ struct PlaceRun {
         switch format {
         case .json:
             return JSONOutput.encode(
-                JSON(placed: placed, unplaced: unplaced, moves: moves, dryRun: dryRun, provedOptimal: provedOptimal, upperBound: upperBound))
+                JSON(placed: placed, unplaced: unplaced, moves: moves, dryRun: dryRun, provedOptimal: provedOptimal, upperBound: upperBound,
+                    bound: bound, gap: gap))
         case .csv:
             var rows = placed.map { p in
                 ["placed", p.job, String(p.replica), p.gpuType, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.strategy,
