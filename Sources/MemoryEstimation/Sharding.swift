@@ -168,7 +168,8 @@ public enum KVCache {
         }
         // MLA keeps one latent (kv_lora_rank + qk_rope_head_dim) per token per layer, the same on
         // every tensor-parallel rank (vLLM MLACommonBackend; transformers 5.x DeepseekV3 cache).
-        let perToken = a.latent != nil ? a.kvValuesPerToken : 2 * kvHeads * a.headDim
+        let cached = a.cachedKVHeads.map { max($0 / tp, 1) } ?? kvHeads
+        let perToken = a.latent != nil ? a.kvValuesPerToken : 2 * cached * a.headDim
         return perToken * bytesPerElement * batch * tokenLayers
     }
 }

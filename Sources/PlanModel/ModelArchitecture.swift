@@ -58,6 +58,10 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// A mixture of experts with per-layer placement, shared experts and biases (DeepSeek, Qwen-MoE,
     /// gpt-oss, Llama-4, GLM-4.5); nil for dense models and for Mixtral's uniform `experts`.
     public var moe: MoELayout? = nil
+    /// Key/value heads the cache holds, when more than the projections produce: transformers' Falcon
+    /// "new decoder" broadcasts each KV head to its query heads before the cache update
+    /// (`FalconAttention._split_heads`), so the cache holds all `heads`. Nil: `kvHeads`.
+    public var cachedKVHeads: Int? = nil
     /// Multi-token-prediction layers in the checkpoint (`num_nextn_predict_layers`) that
     /// transformers does not build; reported apart from `parameters`.
     public var mtpLayers: Int = 0
@@ -143,7 +147,7 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// its rotary key (what transformers 5.x and vLLM hold for DeepSeek-V3).
     public var kvValuesPerToken: Int {
         if let m = latent { return m.kvLoraRank + m.qkRopeHeadDim }
-        return 2 * kvHeads * headDim
+        return 2 * (cachedKVHeads ?? kvHeads) * headDim
     }
     /// Width of the query projection output (heads x head_dim).
     public var queryWidth: Int { heads * headDim }
@@ -179,35 +183,59 @@ extension ModelArchitecture {
             }
             return
         }
-        let r = ConfigReader(config: config, origin: origin)
-        let type = try r.string("model_type") ?? "llama"
+        let declared = try ConfigReader(config: config, origin: origin).string("model_type") ?? "llama"
+        // Qwen2-VL and Qwen2.5-VL: the language model is Qwen2's decoder (Qwen2_5_VLTextModel), its
+        // fields at the top level in published configs or in a text_config of type "*_text".
+        if let decoder = Self.languageModelOf[declared], case .object(var o) = config {
+            o["model_type"] = .string(decoder)
+            o["use_sliding_window"] = config["use_sliding_window"] ?? .bool(false)
+            try self.init(config: .object(o), origin: origin, assumeDense: assumeDense)
+            modelType = declared
+            if config["vision_config"] != nil {
+                notes.append(
+                    "'\(declared)' is a multimodal config: its language model (a \(decoder) decoder) is estimated; "
+                        + "the vision tower and projector (vision_config) are left out of parameters and weights")
+            }
+            return
+        }
+        let type = declared
+        let r = ConfigReader(config: Self.withClassDefaults(config, type: type), origin: origin)
         try Self.checkFamily(type, r, config: config, assumeDense: assumeDense)
-        let isGPT2 = type == "gpt2"
+        // GPT-BigCode (SantaCoder, StarCoder 1) is GPT-2's block with multi-query attention.
+        let isGPT2 = type == "gpt2" || type == "gpt_bigcode"
         let hidden = try r.requiredInt(["hidden_size", "n_embd", "d_model"], why: "the hidden size")
         let layers = try r.requiredInt(["num_hidden_layers", "n_layer", "num_layers"], why: "the number of layers")
         let heads = try r.requiredInt(["num_attention_heads", "n_head"], why: "the number of attention heads")
         let vocab = try r.requiredInt(["vocab_size"], why: "the vocabulary size")
-        var kv = try r.int(["num_key_value_heads", "num_kv_heads"]) ?? heads
-        if try r.bool("multi_query") == true { kv = 1 }
+        var kv = try r.int(["num_key_value_heads", "num_kv_heads", "n_head_kv"]) ?? heads
+        if type == "falcon" {
+            // FalconAttention: the new (40B) decoder has num_kv_heads; otherwise multi_query (default
+            // true) means one key/value head (modeling_falcon.py, `qkv_out_dim`).
+            if try r.bool("new_decoder_architecture") != true { kv = (try r.bool("multi_query") ?? true) ? 1 : heads }
+        } else if try r.bool("multi_query") ?? (type == "gpt_bigcode") {
+            kv = 1
+        }
         let explicitHeadDim = try r.int(["head_dim"])
         let inter: Int
         if isGPT2 {
             try ConfigReader.check(hidden, "n_embd", origin: origin, range: 1...1_048_576)
             inter = try r.int(["n_inner"]) ?? 4 * hidden
+        } else if type == "falcon" {
+            inter = try r.int(["ffn_hidden_size"]) ?? 4 * hidden  // FalconConfig.__post_init__
         } else {
             inter = try r.requiredInt(
                 ["intermediate_size", "ffn_dim", "n_inner"], why: "the MLP width (intermediate_size)")
         }
         let tiedDefault: Bool =
             switch type {
-            case "gpt2", "gemma", "gemma2", "gemma3_text", "starcoder2": true
+            case "gpt2", "gpt_bigcode", "falcon", "gemma", "gemma2", "gemma3_text", "starcoder2": true
             case "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "deepseek_v2", "deepseek_v3",
                 "gpt_oss", "llama4_text", "glm4_moe", "olmo2", "gpt_neox":
                 false
             default: true  // transformers' PretrainedConfig default
             }
         let tied = try r.bool("tie_word_embeddings") ?? tiedDefault
-        let maxPos = try r.int(["max_position_embeddings", "n_positions", "n_ctx"]) ?? 4096
+        let maxPos = try r.int(["max_position_embeddings", "n_positions", "n_ctx"]) ?? (type == "falcon" ? 2048 : 4096)
 
         try ConfigReader.check(hidden, "hidden_size", origin: origin, range: 1...1_048_576)
         try ConfigReader.check(layers, "num_hidden_layers", origin: origin, range: 1...10_000)
@@ -310,12 +338,17 @@ extension ModelArchitecture {
 extension ModelArchitecture {
     /// The `model_type`s whose structure the estimator models, tensor by tensor.
     public static let knownTypes: [String] = [
-        "deepseek_v2", "deepseek_v3", "gemma", "gemma2", "gemma3_text", "glm4_moe", "gpt2", "gpt_neox", "gpt_oss", "llama",
-        "llama4_text", "mistral", "mixtral", "olmo2", "phi3", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "starcoder2",
+        "deepseek_v2", "deepseek_v3", "falcon", "gemma", "gemma2", "gemma3_text", "glm4_moe", "gpt2", "gpt_bigcode", "gpt_neox",
+        "gpt_oss", "llama", "llama4_text", "mistral", "mixtral", "olmo2", "phi3", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "starcoder2",
+    ]
+
+    /// Multimodal types whose language model is a known decoder under another name.
+    static let languageModelOf: [String: String] = [
+        "qwen2_vl": "qwen2", "qwen2_5_vl": "qwen2", "qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2",
     ]
 
     /// Multimodal wrappers whose language model is read from `text_config`.
-    public static let multimodalTypes: [String] = ["gemma3", "llama4", "mistral3", "qwen2_5_vl", "qwen2_vl", "mllama", "llava"]
+    public static let multimodalTypes: [String] = ["gemma3", "llama4", "mistral3", "qwen2_5_vl", "qwen2_vl", "llava"]
 
     /// Families with recurrent or state-space layers in place of (some) attention: their memory is
     /// not a KV cache, and plan does not model it yet.
@@ -323,6 +356,22 @@ extension ModelArchitecture {
         "bamba", "falcon_h1", "falcon_mamba", "granitemoehybrid", "jamba", "lfm2", "mamba", "mamba2", "minimax", "nemotron_h",
         "qwen3_next", "recurrent_gemma", "rwkv", "xlstm", "zamba", "zamba2",
     ]
+
+    /// Configuration-class defaults for the fields that published configs leave out (Gemma-3's
+    /// multimodal `text_config` gives only a few: `Gemma3TextConfig` in transformers 5.24 supplies the rest).
+    static let classDefaults: [String: [String: JSONValue]] = [
+        "gemma3_text": [
+            "vocab_size": .int(262_208), "hidden_size": .int(2304), "intermediate_size": .int(9216),
+            "num_hidden_layers": .int(26), "num_attention_heads": .int(8), "num_key_value_heads": .int(4),
+            "head_dim": .int(256), "max_position_embeddings": .int(131_072), "sliding_window": .int(4096),
+        ]
+    ]
+
+    static func withClassDefaults(_ config: JSONValue, type: String) -> JSONValue {
+        guard let defaults = classDefaults[type], case .object(var o) = config else { return config }
+        for (k, v) in defaults where o[k] == nil { o[k] = v }
+        return .object(o)
+    }
 
     /// Config fields that change the structure of a decoder; in an unknown family each is refused.
     static let structureFields: [(String, String)] = [
@@ -332,6 +381,7 @@ extension ModelArchitecture {
         ("layers_block_type", "a state space"), ("mamba_d_state", "a state space"), ("ssm_cfg", "a state space"),
         ("state_size", "a state space"), ("linear_num_value_heads", "linear attention"), ("attn_layer_indices", "a state space"),
         ("num_nextn_predict_layers", "multi-token-prediction layers"),
+        ("cross_attention_layers", "cross-attention layers"), ("parallel_attn", "parallel attention"),
     ]
 
     static func checkFamily(_ type: String, _ r: ConfigReader, config: JSONValue, assumeDense: Bool) throws {
@@ -363,6 +413,14 @@ extension ModelArchitecture {
             return MoELayout(
                 experts: experts, expertsPerToken: perToken, expertIntermediate: expertIntermediate, sharedIntermediate: shared,
                 sharedGate: sharedGate, routerBias: routerBias, correctionBias: correctionBias, expertBias: expertBias, sparse: sparse)
+        }
+        /// A non-gated MLP and LayerNorms, with a bias on every linear or on none.
+        func classicBlock(bias: Bool) {
+            mlp = .plain
+            norm = .layer
+            qkvBias = bias
+            outputBias = bias
+            mlpBias = bias
         }
         func uniformExpertsOff() {
             experts = 1
@@ -449,18 +507,25 @@ extension ModelArchitecture {
             // q_norm and k_norm over the full projections; post-attention and post-feedforward norms only.
             qkNormPerLayer = queryWidth + kvWidth
         case "gpt_neox":
-            mlp = .plain
-            norm = .layer
-            qkvBias = true
-            outputBias = true
-            mlpBias = true
+            classicBlock(bias: true)
+        case "falcon":
+            // FalconDecoderLayer: LayerNorms; a plain GELU MLP (dense_h_to_4h, dense_4h_to_h); every
+            // linear has a bias iff `bias`. With parallel attention one input norm, or ln_attn and ln_mlp
+            // (num_ln_in_parallel_attn, 2 by default on the new decoder); sequential: two norms.
+            // ALiBi and rotary add no parameters.
+            classicBlock(bias: try r.bool("bias") ?? false)
+            let newDecoder = try r.bool("new_decoder_architecture") ?? false
+            let parallel = try r.bool("parallel_attn") ?? true
+            let inParallel = try r.int(["num_ln_in_parallel_attn"]) ?? (newDecoder ? 2 : 1)
+            normsPerLayer = parallel && inParallel != 2 ? 1 : 2
+            if newDecoder, kvHeads < heads {
+                cachedKVHeads = heads
+                notes.append(
+                    "Falcon's new decoder: transformers caches keys and values broadcast to all \(heads) heads "
+                        + "(modeling_falcon.py _split_heads), \(heads / kvHeads)x the \(kvHeads) KV heads a serving engine such as vLLM keeps")
+            }
         case "starcoder2":
-            let bias = try r.bool("use_bias") ?? true
-            mlp = .plain
-            norm = .layer
-            qkvBias = bias
-            outputBias = bias
-            mlpBias = bias
+            classicBlock(bias: try r.bool("use_bias") ?? true)
         default:
             break
         }

@@ -94,6 +94,38 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    /// Published multimodal configs, as their repositories ship them (the fields below are the ones
+    /// that set the language model's structure): the language model is counted exactly, the vision
+    /// tower is named as left out. Expected counts: transformers 5.24 on the meta device
+    /// (params.json: gemma-3-4b-text 3,880,263,168 = 4,300,079,472 for the whole
+    /// Gemma3ForConditionalGeneration less its 419,816,304 vision parameters; Qwen2.5-VL-7B's decoder is
+    /// Qwen2.5-7B's, 7,615,616,512).
+    @Test(arguments: [
+        (#"{"model_type": "gemma3", "text_config": {"hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text", "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"}, "sliding_window": 1024}, "vision_config": {"hidden_size": 1152, "model_type": "siglip_vision_model"}}"#, 3_880_263_168),
+        (#"{"model_type": "qwen2_5_vl", "hidden_size": 3584, "intermediate_size": 18944, "max_position_embeddings": 128000, "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4, "sliding_window": 32768, "tie_word_embeddings": false, "use_sliding_window": false, "vocab_size": 152064, "vision_config": {"depth": 32, "hidden_size": 1280}}"#, 7_615_616_512),
+    ])
+    func multimodalConfigsCountTheLanguageModelAndSaySo(config: String, parameters: Int) throws {
+        let a = try ModelArchitecture(config: try JSONValue.parse(Data(config.utf8)))
+        #expect(ParameterCount(a).total == parameters)
+        #expect(a.notes.contains { $0.contains("vision tower") && $0.contains("left out") })
+    }
+
+    @Test func crossAttentionLanguageModelsAreRefused() throws {
+        // Llama-3.2-Vision's text model has cross-attention layers that plan does not model.
+        let json = try JSONValue.parse(Data(#"{"model_type": "mllama", "text_config": {"model_type": "mllama_text_model", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_hidden_layers": 4, "vocab_size": 100, "cross_attention_layers": [1, 3]}, "vision_config": {}}"#.utf8))
+        #expect { try ModelArchitecture(config: json) } throws: { "\($0)".contains("'cross_attention_layers'") }
+    }
+
+    @Test func falconsNewDecoderCachesEveryHeadInTransformers() throws {
+        // kv.json measures falcon_new_decoder (4 heads, 2 KV heads) holding 4 heads' keys and values;
+        // the 40B model then caches 128 heads, 16x its 8 KV heads, and says so.
+        let c = try #require(FamilyCase.all.first { $0.name == "falcon-40b" })
+        let a = try ModelArchitecture(config: c.config)
+        #expect(a.cachedKVHeads == 128 && a.kvHeads == 8)
+        #expect(KVCache.bytes(a, batch: 1, tokens: 10, bytesPerElement: 2, windowed: false) == 2 * 128 * 64 * 2 * 10 * 60)
+        #expect(a.notes.contains { $0.contains("16x") })
+    }
+
     @Test func assumeDenseEstimatesAnUnknownFamilyWithANote() throws {
         let json = try JSONValue.parse(Data(#"{"model_type": "acme_moe", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "n_routed_experts": 8}"#.utf8))
         let a = try ModelArchitecture(config: json, assumeDense: true)

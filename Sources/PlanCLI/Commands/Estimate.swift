@@ -87,10 +87,10 @@ struct Estimate: PlanCommand {
         options.includeMTP = includeMTP
         var e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
         e.warnings = a.notes + checkpointWarnings + e.warnings
-        if a.usesInventory && w.mode == .train {
+        if w.mode == .train && (a.usesInventory || ["falcon", "gpt_bigcode", "gpt_neox", "starcoder2"].contains(a.modelType)) {
             e.warnings.append(
-                "activations for \(a.modelType) (experts, latent attention, q/k norms, sinks) are not yet calibrated on measurements: "
-                    + "they are the dense-decoder terms of the same widths, a lower bound")
+                "training activations for \(a.modelType) are not yet calibrated on measurements of its modeling code: "
+                    + "they are the Llama/Mixtral terms of the same widths")
         }
         let recs = Array(
             Recommender.recommend(

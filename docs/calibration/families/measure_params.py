@@ -26,7 +26,7 @@ C["gemma-3-1b"] = {"model_type": "gemma3_text", "vocab_size": 262144, "hidden_si
 C["llama4-scout"] = {"model_type": "llama4_text", "vocab_size": 202048, "hidden_size": 5120, "intermediate_size": 8192, "intermediate_size_mlp": 16384, "num_hidden_layers": 48, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128, "num_local_experts": 16, "num_experts_per_tok": 1, "interleave_moe_layer_step": 1, "attention_chunk_size": 8192, "tie_word_embeddings": False}
 C["llama4-maverick"] = dict(C["llama4-scout"], num_local_experts=128, interleave_moe_layer_step=2)
 C["glm-4.5-air"] = {"model_type": "glm4_moe", "vocab_size": 151552, "hidden_size": 4096, "intermediate_size": 10944, "moe_intermediate_size": 1408, "num_hidden_layers": 46, "num_attention_heads": 96, "num_key_value_heads": 8, "head_dim": 128, "n_shared_experts": 1, "n_routed_experts": 128, "num_experts_per_tok": 8, "first_k_dense_replace": 1, "attention_bias": True, "use_qk_norm": False, "partial_rotary_factor": 0.5, "tie_word_embeddings": False}
-C["glm-4.5"] = dict(C["glm-4.5-air"], hidden_size=5120, intermediate_size=12288, num_hidden_layers=92, n_routed_experts=160, first_k_dense_replace=3, use_qk_norm=True)
+C["glm-4.5"] = dict(C["glm-4.5-air"], hidden_size=5120, intermediate_size=12288, moe_intermediate_size=1536, num_hidden_layers=92, n_routed_experts=160, first_k_dense_replace=3, use_qk_norm=True)
 C["olmo2-7b"] = {"model_type": "olmo2", "vocab_size": 100352, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32, "tie_word_embeddings": False}
 C["olmo2-gqa"] = dict(C["olmo2-7b"], num_key_value_heads=8, num_hidden_layers=2)
 C["pythia-1b"] = {"model_type": "gpt_neox", "vocab_size": 50304, "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 8, "rotary_pct": 0.25, "tie_word_embeddings": False, "use_parallel_residual": True}
@@ -37,6 +37,23 @@ C["qwen3-4b"] = dict(C["qwen3-0.6b"], hidden_size=2560, intermediate_size=9728, 
 C["qwen3-14b"] = dict(C["qwen3-8b"], hidden_size=5120, intermediate_size=17408, num_hidden_layers=40, num_attention_heads=40, num_key_value_heads=8)
 C["qwen3-32b"] = dict(C["qwen3-8b"], hidden_size=5120, intermediate_size=25600, num_hidden_layers=64, num_attention_heads=64, num_key_value_heads=8)
 C["phi-4"] = {"model_type": "phi3", "vocab_size": 100352, "hidden_size": 5120, "intermediate_size": 17920, "num_hidden_layers": 40, "num_attention_heads": 40, "num_key_value_heads": 10, "tie_word_embeddings": False, "max_position_embeddings": 16384}
+# Gemma-3 4B/12B/27B (multimodal; the language model's text_config as published, other fields are
+# Gemma3TextConfig defaults: vocab 262208, 8 heads, 4 KV heads, head_dim 256).
+C["gemma-3-4b-text"] = {"model_type": "gemma3_text", "hidden_size": 2560, "intermediate_size": 10240, "num_hidden_layers": 34, "sliding_window": 1024}
+C["gemma-3-12b-text"] = {"model_type": "gemma3_text", "hidden_size": 3840, "intermediate_size": 15360, "num_hidden_layers": 48, "num_attention_heads": 16, "num_key_value_heads": 8, "sliding_window": 1024}
+C["gemma-3-27b-text"] = {"model_type": "gemma3_text", "head_dim": 128, "hidden_size": 5376, "intermediate_size": 21504, "num_hidden_layers": 62, "num_attention_heads": 32, "num_key_value_heads": 16, "query_pre_attn_scalar": 168, "sliding_window": 1024}
+# Mistral-Small-3.1/3.2-24B (mistral3): text_config; Mistral-Small-24B-2501 is the same decoder, text only.
+C["mistral-small-3.1-24b-text"] = {"model_type": "mistral", "head_dim": 128, "hidden_size": 5120, "intermediate_size": 32768, "max_position_embeddings": 131072, "num_attention_heads": 32, "num_hidden_layers": 40, "num_key_value_heads": 8, "sliding_window": None, "vocab_size": 131072, "tie_word_embeddings": False}
+# Classic non-gated MLPs with biases: Falcon (parallel attention, multi-query; the 40B "new decoder"
+# with two input norms; the sequential RW variant with ALiBi) and GPT-BigCode (SantaCoder, StarCoder).
+C["falcon-7b"] = {"model_type": "falcon", "hidden_size": 4544, "num_attention_heads": 71, "num_hidden_layers": 32, "vocab_size": 65024, "multi_query": True, "parallel_attn": True, "bias": False, "alibi": False, "new_decoder_architecture": False}
+C["falcon-40b"] = {"model_type": "falcon", "hidden_size": 8192, "num_attention_heads": 128, "num_kv_heads": 8, "num_hidden_layers": 60, "vocab_size": 65024, "new_decoder_architecture": True, "parallel_attn": True, "bias": False, "alibi": False}
+C["falcon-rw-1b"] = {"model_type": "falcon", "hidden_size": 2048, "num_attention_heads": 32, "num_hidden_layers": 24, "vocab_size": 50304, "multi_query": False, "parallel_attn": False, "bias": True, "alibi": True}
+C["falcon-sequential-gqa"] = {"model_type": "falcon", "hidden_size": 96, "num_attention_heads": 6, "num_kv_heads": 2, "num_hidden_layers": 3, "vocab_size": 301, "new_decoder_architecture": True, "parallel_attn": False, "bias": True, "ffn_hidden_size": 200, "tie_word_embeddings": False}
+C["falcon-one-parallel-norm"] = {"model_type": "falcon", "hidden_size": 96, "num_attention_heads": 6, "num_kv_heads": 3, "num_hidden_layers": 3, "vocab_size": 301, "new_decoder_architecture": True, "num_ln_in_parallel_attn": 1, "bias": False}
+C["santacoder"] = {"model_type": "gpt_bigcode", "n_embd": 2048, "n_layer": 24, "n_head": 16, "vocab_size": 49280, "n_positions": 2048, "multi_query": True}
+C["starcoder"] = {"model_type": "gpt_bigcode", "n_embd": 6144, "n_layer": 40, "n_head": 48, "vocab_size": 49152, "n_positions": 8192, "n_inner": 24576, "multi_query": True}
+C["gpt-bigcode-mha"] = {"model_type": "gpt_bigcode", "n_embd": 96, "n_layer": 3, "n_head": 4, "vocab_size": 257, "n_positions": 77, "n_inner": 130, "multi_query": False, "tie_word_embeddings": False}
 out = {}
 for name, c in C.items():
     try:
