@@ -27,19 +27,19 @@ extension PlanStore {
         for g in seeds.gpus {
             try db.execute(
                 sql: """
-                    INSERT INTO gpu_types (id, name, vendor, memory_bytes, memory_source, bf16, fp8,
+                    INSERT INTO gpu_types (id, name, vendor, memory_bytes, memory_source, bf16, fp8, fp4,
                         bandwidth_bytes_per_s, interconnect, interconnect_bytes_per_s, price_usd, price_source, origin)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, vendor = excluded.vendor,
                         memory_bytes = excluded.memory_bytes, memory_source = excluded.memory_source,
-                        bf16 = excluded.bf16, fp8 = excluded.fp8,
+                        bf16 = excluded.bf16, fp8 = excluded.fp8, fp4 = excluded.fp4,
                         bandwidth_bytes_per_s = excluded.bandwidth_bytes_per_s, interconnect = excluded.interconnect,
                         interconnect_bytes_per_s = excluded.interconnect_bytes_per_s,
                         price_usd = excluded.price_usd, price_source = excluded.price_source
                     WHERE gpu_types.origin = 'seed'
                     """,
                 arguments: [
-                    g.id, g.name, g.vendor, g.memory_bytes, g.memory_source, g.bf16, g.fp8, g.bandwidth_bytes_per_s,
+                    g.id, g.name, g.vendor, g.memory_bytes, g.memory_source, g.bf16, g.fp8, g.fp4, g.bandwidth_bytes_per_s,
                     g.interconnect, g.interconnect_bytes_per_s, g.price_usd, g.price_source,
                 ])
             for a in g.aliases {
@@ -97,7 +97,7 @@ extension PlanStore {
             GPUType(
                 id: row["id"], name: row["name"], vendor: row["vendor"], aliases: aliases[row["id"]] ?? [],
                 memoryBytes: row["memory_bytes"], memorySource: row["memory_source"], bf16: row["bf16"],
-                fp8: row["fp8"], bandwidthBytesPerSecond: row["bandwidth_bytes_per_s"],
+                fp8: row["fp8"], fp4: row["fp4"], bandwidthBytesPerSecond: row["bandwidth_bytes_per_s"],
                 interconnect: row["interconnect"], interconnectBytesPerSecond: row["interconnect_bytes_per_s"],
                 priceUSD: (row["user_price_usd"] as Int?) ?? row["price_usd"], priceSource: row["price_source"])
         }
@@ -245,7 +245,7 @@ public struct CatalogSnapshot: Sendable {
             gpus: s.gpus.map {
                 GPUType(
                     id: $0.id, name: $0.name, vendor: $0.vendor, aliases: $0.aliases, memoryBytes: $0.memory_bytes,
-                    memorySource: $0.memory_source, bf16: $0.bf16, fp8: $0.fp8, bandwidthBytesPerSecond: $0.bandwidth_bytes_per_s,
+                    memorySource: $0.memory_source, bf16: $0.bf16, fp8: $0.fp8, fp4: $0.fp4, bandwidthBytesPerSecond: $0.bandwidth_bytes_per_s,
                     interconnect: $0.interconnect, interconnectBytesPerSecond: $0.interconnect_bytes_per_s,
                     priceUSD: $0.price_usd, priceSource: $0.price_source)
             }.sorted { $0.id < $1.id },

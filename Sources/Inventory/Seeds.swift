@@ -12,6 +12,7 @@ struct SeedFiles {
         var memory_source: String
         var bf16: Bool
         var fp8: Bool
+        var fp4: Bool
         var bandwidth_bytes_per_s: Int
         var interconnect: String
         var interconnect_bytes_per_s: Int

@@ -9,6 +9,8 @@ public struct GPUType: Sendable, Equatable, Codable {
     public var memorySource: String
     public var bf16: Bool
     public var fp8: Bool
+    /// Native FP4 tensor cores (Blackwell NVFP4/MXFP4, MI355X).
+    public var fp4: Bool
     public var bandwidthBytesPerSecond: Int
     public var interconnect: String
     public var interconnectBytesPerSecond: Int
@@ -18,7 +20,7 @@ public struct GPUType: Sendable, Equatable, Codable {
 
     public init(
         id: String, name: String, vendor: String = "nvidia", aliases: [String] = [], memoryBytes: Int,
-        memorySource: String = "", bf16: Bool = true, fp8: Bool = false, bandwidthBytesPerSecond: Int = 1,
+        memorySource: String = "", bf16: Bool = true, fp8: Bool = false, fp4: Bool = false, bandwidthBytesPerSecond: Int = 1,
         interconnect: String = "pcie4", interconnectBytesPerSecond: Int = 1, priceUSD: Int = 0,
         priceSource: String = ""
     ) {
@@ -30,6 +32,7 @@ public struct GPUType: Sendable, Equatable, Codable {
         self.memorySource = memorySource
         self.bf16 = bf16
         self.fp8 = fp8
+        self.fp4 = fp4
         self.bandwidthBytesPerSecond = bandwidthBytesPerSecond
         self.interconnect = interconnect
         self.interconnectBytesPerSecond = interconnectBytesPerSecond

@@ -97,7 +97,8 @@ import TestSupport
     @Test func aJobNoServerCanHoldIsReportedNotBoughtFor() throws {
         let f = Fleet()
         defer { f.dir.cleanup() }
-        ok(f.plan("job", "add", "wide", "--gpus", "16", "--gpu-memory", "10GB", "--same-server"))
+        // More GPUs than the largest SKU (a 72-GPU NVL72 rack) has, all on one server.
+        ok(f.plan("job", "add", "wide", "--gpus", "100", "--gpu-memory", "10GB", "--same-server"))
         let j = try jsonObject(f.plan("gaps", "--format", "json").stdout)
         #expect((j["purchase"] as? [Any])?.isEmpty == true)
         let unbuyable = try #require(j["unbuyable"] as? [[String: Any]])

@@ -67,6 +67,31 @@ extension Fleet {
         #expect(try jsonArray(String(decoding: data, as: UTF8.self)).count == (try seedCount("gpus.json")))
     }
 
+    @Test func newGPUTypesCarryDriverMemoryAndFP4() throws {
+        let f = Fleet()
+        defer { f.dir.cleanup() }
+        let gpus = try jsonArray(f.plan("gpus", "--format", "json").stdout)
+        func gpu(_ id: String) -> [String: Any]? { gpus.first { $0["id"] as? String == id } }
+        // nvidia-smi memory.total printouts (Seeds/SOURCES.md): B300 275040 MiB, GB200 189471 MiB,
+        // RTX 5090 32607 MiB, H20 97871 MiB, L20 46068 MiB.
+        for (id, mib, fp4) in [("b300-288gb", 275_040, true), ("gb200-186gb", 189_471, true), ("rtx-5090-32gb", 32_607, true),
+                               ("h20-96gb", 97_871, false), ("l20-48gb", 46_068, false)] {
+            #expect(gpu(id)?["memory_bytes"] as? Int == mib * 1_048_576, "\(id)")
+            #expect(gpu(id)?["fp4"] as? Bool == fp4, "\(id)")
+        }
+        // The product name nvidia-smi prints resolves to the type.
+        ok(f.plan("add-server", "n1", "--gpu", "NVIDIA B300 SXM6 AC", "--gpus", "8"))
+        let s = try jsonArray(f.plan("servers", "--format", "json").stdout)
+        #expect(s.first?["gpu"] as? String == "b300-288gb")
+        // MXFP4 experts on a GPU without FP4 tensor cores are named as such.
+        let config = f.dir.write("gpt-oss.json", #"{"model_type": "gpt_oss", "vocab_size": 201088, "hidden_size": 2880, "intermediate_size": 2880, "num_hidden_layers": 24, "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "num_local_experts": 32, "num_experts_per_tok": 4, "sliding_window": 128, "quantization_config": {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}}"#)
+        let h100 = f.plan("estimate", "--model", config, "--gpu", "h100-sxm-80gb", "--format", "json")
+        ok(h100)
+        #expect(h100.stdout.contains("has no native FP4"))
+        let b300 = f.plan("estimate", "--model", config, "--gpu", "b300", "--format", "json")
+        #expect(!b300.stdout.contains("has no native FP4"))
+    }
+
     @Test func addServerThenListShowsEightGPUsOfCatalogMemory() throws {
         let f = Fleet()
         defer { f.dir.cleanup() }

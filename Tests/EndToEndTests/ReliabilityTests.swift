@@ -166,6 +166,10 @@ func spawn(_ script: String, env: [String: String] = [:]) throws -> (Process, Pi
             #expect(jobs.first { $0["name"] as? String == "ft" }?["state"] as? String == "placed")
             let skus = try jsonArray(runPlan(["--db", db, "skus", "--format", "json"]).stdout)
             #expect(skus.first { $0["id"] as? String == "hgx-h100-8x" }?["user_price"] as? Int == 300_000)
+            // Migration 0003 added fp4, and the reloaded seeds filled it for the seeded types.
+            let gpus = try jsonArray(runPlan(["--db", db, "gpus", "--format", "json"]).stdout)
+            #expect(gpus.first { $0["id"] as? String == "b200-192gb" }?["fp4"] as? Bool == true, "\(f)")
+            #expect(gpus.first { $0["id"] as? String == "h100-sxm-80gb" }?["fp4"] as? Bool == false, "\(f)")
         }
     }
 

@@ -17,7 +17,7 @@ struct GPUs: PlanCommand {
         var aliases: [String]
         var memoryBytes: Int
         var memorySource: String
-        var bf16, fp8: Bool
+        var bf16, fp8, fp4: Bool
         var bandwidthBytesPerS: Int
         var interconnect: String
         var interconnectBytesPerS: Int
@@ -26,16 +26,16 @@ struct GPUs: PlanCommand {
 
         static let csvHeader = [
             "id", "name", "vendor", "memory_bytes", "bf16", "fp8", "bandwidth_bytes_per_s", "interconnect",
-            "interconnect_bytes_per_s", "price", "price_source",
+            "interconnect_bytes_per_s", "price", "price_source", "fp4",
         ]
         var csvRow: [String] {
             [id, name, vendor, String(memoryBytes), String(bf16), String(fp8), String(bandwidthBytesPerS), interconnect,
-             String(interconnectBytesPerS), String(price), priceSource]
+             String(interconnectBytesPerS), String(price), priceSource, String(fp4)]
         }
-        static let tableHeader = ["ID", "NAME", "MEMORY", "BF16", "FP8", "BANDWIDTH", "INTERCONNECT", "PRICE"]
-        static let rightAligned: Set<Int> = [2, 5, 7]
+        static let tableHeader = ["ID", "NAME", "MEMORY", "BF16", "FP8", "FP4", "BANDWIDTH", "INTERCONNECT", "PRICE"]
+        static let rightAligned: Set<Int> = [2, 6, 8]
         var tableRow: [String] {
-            [id, name, Human.gib(memoryBytes), bf16 ? "yes" : "no", fp8 ? "yes" : "no", Human.rate(bandwidthBytesPerS),
+            [id, name, Human.gib(memoryBytes), bf16 ? "yes" : "no", fp8 ? "yes" : "no", fp4 ? "yes" : "no", Human.rate(bandwidthBytesPerS),
              "\(interconnect) \(Human.rate(interconnectBytesPerS))", Human.usd(price)]
         }
     }
@@ -45,7 +45,7 @@ struct GPUs: PlanCommand {
         let items = gpus.map {
             Item(
                 id: $0.id, name: $0.name, vendor: $0.vendor, aliases: $0.aliases, memoryBytes: $0.memoryBytes,
-                memorySource: $0.memorySource, bf16: $0.bf16, fp8: $0.fp8, bandwidthBytesPerS: $0.bandwidthBytesPerSecond,
+                memorySource: $0.memorySource, bf16: $0.bf16, fp8: $0.fp8, fp4: $0.fp4, bandwidthBytesPerS: $0.bandwidthBytesPerSecond,
                 interconnect: $0.interconnect, interconnectBytesPerS: $0.interconnectBytesPerSecond, price: $0.priceUSD,
                 priceSource: $0.priceSource)
         }

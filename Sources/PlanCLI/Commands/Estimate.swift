@@ -87,6 +87,11 @@ struct Estimate: PlanCommand {
         options.includeMTP = includeMTP
         var e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
         e.warnings = a.notes + checkpointWarnings + e.warnings
+        if let q = quantized, q.method == "mxfp4", let g = gpu, !g.fp4 {
+            e.warnings.append(
+                "\(g.name) has no native FP4: MXFP4 experts run through a weight-only kernel that dequantizes them per matmul "
+                    + "(the memory is the same; compute is slower than on a GPU with FP4 tensor cores)")
+        }
         if w.mode == .train && (a.usesInventory || ["falcon", "gpt_bigcode", "gpt_neox", "starcoder2"].contains(a.modelType)) {
             e.warnings.append(
                 "training activations for \(a.modelType) are not yet calibrated on measurements of its modeling code: "
