@@ -21,8 +21,11 @@ let package = Package(
             name: "PlanCLI",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "PlanModel", "MemoryEstimation", "Placement", "Inventory",
+                "PlanModel", "MemoryEstimation", "Placement", "PlanCore", "Inventory",
             ]),
+        // The use cases (job sizing, place and repack, purchase gaps) on plain values and the
+        // `InventoryStore` protocol; no GRDB, no ArgumentParser.
+        .target(name: "PlanCore", dependencies: ["PlanModel", "MemoryEstimation", "Placement"]),
         // Value types and units (Bytes, GPU types, model architectures, workloads); no dependencies.
         .target(name: "PlanModel"),
         // Pure functions: architecture + workload + parallel split -> bytes per GPU, and recommendations.
@@ -51,8 +54,8 @@ let package = Package(
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "TestSupport"]),
         .testTarget(
             name: "InventoryTests",
-            dependencies: ["Inventory", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "Inventory", "PlanModel", "TestSupport"]),
+            dependencies: ["Inventory", "PlanCore", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "PlanCore", "Inventory", "PlanModel", "TestSupport"]),
         // Runs the built `plan` binary as a user would.
         .testTarget(
             name: "EndToEndTests",

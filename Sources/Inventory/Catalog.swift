@@ -231,13 +231,7 @@ extension PlanStore {
     }
 }
 
-/// The three catalogs as plain values: from the database, or straight from the seed files when a
-/// command needs no database (`plan estimate`).
-public struct CatalogSnapshot: Sendable {
-    public var gpus: [GPUType]
-    public var skus: [ServerSKU]
-    public var models: [CatalogModel]
-
+extension CatalogSnapshot {
     /// The catalog as shipped, read from `Seeds/` without a database.
     public static func seeds(_ resources: Resources) throws -> CatalogSnapshot {
         let s = try SeedFiles.load(from: resources)
@@ -257,18 +251,6 @@ public struct CatalogSnapshot: Sendable {
             }.sorted { $0.id < $1.id },
             models: s.models.map { CatalogModel(id: $0.id, aliases: $0.aliases, config: $0.config, source: $0.source) }
                 .sorted { $0.id < $1.id })
-    }
-
-    /// The GPU type with this id or alias (case-insensitive).
-    public func gpu(named name: String) -> GPUType? {
-        let n = name.lowercased()
-        return gpus.first { $0.id.lowercased() == n } ?? gpus.first { $0.aliases.contains { $0.lowercased() == n } }
-    }
-
-    /// The model with this id or alias (case-insensitive).
-    public func model(named name: String) -> CatalogModel? {
-        let n = name.lowercased()
-        return models.first { $0.id.lowercased() == n } ?? models.first { $0.aliases.contains { $0.lowercased() == n } }
     }
 }
 

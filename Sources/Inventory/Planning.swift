@@ -2,87 +2,31 @@ import Foundation
 import GRDB
 import PlanModel
 
-/// Everything the planner reads, from one consistent transaction.
-public struct PlanningSnapshot: Sendable {
-    public var servers: [ServerInfo]
-    public var jobs: [JobRecord]
-    public var catalog: CatalogSnapshot
-}
 
-/// A placement to write: a job's unit on specific GPUs.
-public struct NewPlacement: Sendable, Equatable {
-    public var job: String
-    public var replica: Int
-    public var strategy: String
-    public var tp: Int
-    public var pp: Int
-    public var dp: Int
-    public var gpuType: String
-    public var perGPUBytes: Int
-    public var hostBytes: Int
-    /// Database ids of the GPUs (`GPUSlot.id`).
-    public var gpuIDs: [Int]
-
-    public init(
-        job: String, replica: Int, strategy: String, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int, hostBytes: Int,
-        gpuIDs: [Int]
-    ) {
-        self.job = job
-        self.replica = replica
-        self.strategy = strategy
-        self.tp = tp
-        self.pp = pp
-        self.dp = dp
-        self.gpuType = gpuType
-        self.perGPUBytes = perGPUBytes
-        self.hostBytes = hostBytes
-        self.gpuIDs = gpuIDs
+extension PlanStore: InventoryStore {
+    public func versionedSnapshot() throws -> (snapshot: PlanningSnapshot, version: Int) {
+        try read { db in (try Self.snapshot(db), try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0) }
     }
-}
 
-/// What a planning run changes: placements to drop (by id, for a repack) and placements to add.
-public struct PlanChanges: Sendable {
-    public var remove: [Int]
-    public var add: [NewPlacement]
-
-    public init(remove: [Int] = [], add: [NewPlacement] = []) {
-        self.remove = remove
-        self.add = add
+    /// `PRAGMA data_version` changes when another connection commits, so an unchanged value means the
+    /// snapshot the changes were computed on is still the database's state.
+    public func apply(_ changes: PlanChanges, ifUnchangedSince version: Int) throws -> Bool {
+        let applied = try maintenanceWrite { db -> Bool in
+            guard try Int.fetchOne(db, sql: "PRAGMA data_version") == version else { return false }
+            try Self.apply(changes, db)
+            return true
+        }
+        if applied { savedChanges = true }
+        return applied
     }
-}
 
-extension PlanStore {
-    /// Plans on a snapshot and, unless `dryRun`, writes the changes `body` computes from it.
-    ///
-    /// Planning (estimating every job, then the placement search) runs outside the write lock:
-    /// `body` works on a snapshot read in one read transaction, and the changes are applied in one
-    /// IMMEDIATE transaction only if no other connection has committed since that snapshot
-    /// (`PRAGMA data_version`). Otherwise the run plans again on a fresh snapshot; after three
-    /// tries it plans under the lock, so a busy fleet still gets its plan. Concurrent `plan`
-    /// processes therefore never give a GPU twice (and `UNIQUE(gpu_id)` backs that up), and an
-    /// interrupted run leaves the previous plan intact.
-    public func plan<T>(dryRun: Bool, _ body: (PlanningSnapshot) throws -> (PlanChanges, T)) throws -> T {
-        if dryRun {
-            return try read { db in try body(try Self.snapshot(db)).1 }
-        }
-        for _ in 0..<3 {
-            let (snap, version) = try read { db in (try Self.snapshot(db), try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0) }
-            let (changes, result) = try body(snap)
-            let applied = try maintenanceWrite { db -> Bool in
-                guard try Int.fetchOne(db, sql: "PRAGMA data_version") == version else { return false }
-                try Self.apply(changes, db)
-                return true
-            }
-            if applied {
-                savedChanges = true
-                return result
-            }
-        }
-        return try write { db in
+    public func applyLocked<T>(_ body: (PlanningSnapshot) throws -> (PlanChanges, T)) throws -> T {
+        let result = try write { db in
             let (changes, result) = try body(try Self.snapshot(db))
             try Self.apply(changes, db)
             return result
         }
+        return result
     }
 
     /// The planner's view, read inside a transaction.

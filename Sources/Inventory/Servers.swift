@@ -2,60 +2,6 @@ import Foundation
 import GRDB
 import PlanModel
 
-/// A server to add: a name and a GPU type, with defaults for the rest.
-public struct NewServer: Sendable, Equatable {
-    public var name: String
-    /// GPU type id or alias.
-    public var gpu: String
-    public var gpus: Int
-    /// nil: the matching SKU's host memory, else 2 x the server's total GPU memory.
-    public var hostMemoryBytes: Int?
-    public var site: String
-    public var rack: String
-
-    public init(name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "") {
-        self.name = name
-        self.gpu = gpu
-        self.gpus = gpus
-        self.hostMemoryBytes = hostMemoryBytes
-        self.site = site
-        self.rack = rack
-    }
-}
-
-/// A problem with one row of a batch (an import file line, or the k-th server of `--count`).
-public struct RowError: Error, Equatable {
-    /// Zero-based position in the batch.
-    public var index: Int
-    public var message: String
-}
-
-/// One GPU of a server and what holds it.
-public struct GPUSlot: Sendable, Equatable {
-    public var id: Int
-    public var index: Int
-    public var memoryBytes: Int
-    /// The job holding this GPU, if any.
-    public var job: String?
-    public var replica: Int?
-    /// Host memory the holding placement takes per GPU (CPU offload).
-    public var hostBytes: Int = 0
-}
-
-/// A server with its GPUs, as `plan servers` shows it.
-public struct ServerInfo: Sendable, Equatable {
-    public var id: Int
-    public var name: String
-    public var gpuType: String
-    public var gpuCount: Int
-    public var gpuMemoryBytes: Int
-    public var hostMemoryBytes: Int
-    public var site: String
-    public var rack: String
-    public var gpus: [GPUSlot]
-
-    public var freeGPUs: Int { gpus.count(where: { $0.job == nil }) }
-}
 
 extension PlanStore {
     /// Adds servers and one row per GPU, all or none. Throws `RowError` naming the first bad one.

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import PlanCore
+import PlanModel
 import Testing
 import TestSupport
 
@@ -33,7 +35,7 @@ import TestSupport
         let other = try DatabaseQueue(path: dir.path("p.sqlite"), configuration: config)
         var runs = 0
         var serversSeen: [Int] = []
-        try s.plan(dryRun: false) { snap -> (PlanChanges, Void) in
+        try Planning.run(s, dryRun: false) { snap -> (PlanChanges, Void) in
             runs += 1
             serversSeen.append(snap.servers.count)
             if runs == 1 {
@@ -60,7 +62,7 @@ import TestSupport
         defer { dir.cleanup() }
         let s = try Self.store(dir)
         var runs = 0
-        try s.plan(dryRun: false) { snap -> (PlanChanges, Void) in
+        try Planning.run(s, dryRun: false) { snap -> (PlanChanges, Void) in
             runs += 1
             return (Self.placement(snap), ())
         }

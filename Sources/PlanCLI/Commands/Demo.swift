@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inventory
+import PlanCore
 import PlanModel
 
 /// The README's main job: an example cluster and workloads, placed, with what is left.
@@ -64,13 +65,13 @@ struct Demo: PlanCommand {
         ctx.out.line()
         ctx.out.line("== plan place")
         let demoJobs = Self.jobs.map { $0["name"]! }
-        let run = try store.plan(dryRun: false) { snap in try PlaceRun.compute(snap, only: demoJobs, repack: false) }
+        let run = try Planning.run(store, dryRun: false) { snap in try PlaceRun.compute(snap, only: demoJobs, repack: false) }
         ctx.out.write(run.render(.table, dryRun: false))
         ctx.out.line()
         ctx.out.line("== Leftover capacity (plan capacity)")
         try Capacity.render(try store.servers(), format: .table, to: ctx.out, perServer: false)
         ctx.out.line()
         ctx.out.line("== What to buy so that every job fits (plan gaps)")
-        ctx.out.write(try GapReport.compute(try store.snapshot(), whatIf: false).table)
+        ctx.out.write(try GapReport.compute(try store.versionedSnapshot().snapshot, whatIf: false).table)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Inventory
+import PlanCore
 import PlanModel
 
 /// A user-facing error of the command layer: one sentence naming the bad value and what is valid.
@@ -32,6 +33,7 @@ func describe(_ error: Error) -> (String, Int32) {
     switch error {
     case let e as PlanError: return (e.message, e.exitCode)
     case let e as StoreError: return (e.message, ExitCode.failure)
+    case let e as CoreError: return (e.description, ExitCode.failure)
     case let e as ConfigError: return (e.message, ExitCode.failure)
     case let e as RowError: return (e.message, ExitCode.failure)
     case let e as ValidationError: return (e.message, ExitCode.usage)

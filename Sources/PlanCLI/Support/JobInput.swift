@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inventory
 import MemoryEstimation
+import PlanCore
 import PlanModel
 
 /// A job as typed on the command line or read from an import row, before validation.

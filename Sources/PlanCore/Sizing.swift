@@ -1,22 +1,28 @@
 import Foundation
-import Inventory
 import MemoryEstimation
 import Placement
 import PlanModel
 
 /// The estimator settings a job was added with, stored as its `spec_json`.
-struct JobSpec: Codable, Equatable {
-    var workload: Workload
-    var offload: Offload = .none
-    var fp32Grads: Bool = false
-    var quantGroupSize: Int?
+public struct JobSpec: Codable, Equatable, Sendable {
+    public var workload: Workload
+    public var offload: Offload = .none
+    public var fp32Grads: Bool = false
+    public var quantGroupSize: Int?
 
-    static func decode(_ json: JSONValue) -> JobSpec? {
+    public init(workload: Workload, offload: Offload = .none, fp32Grads: Bool = false, quantGroupSize: Int? = nil) {
+        self.workload = workload
+        self.offload = offload
+        self.fp32Grads = fp32Grads
+        self.quantGroupSize = quantGroupSize
+    }
+
+    public static func decode(_ json: JSONValue) -> JobSpec? {
         guard let data = json.encodedString().data(using: .utf8) else { return nil }
         return try? JSONDecoder().decode(JobSpec.self, from: data)
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         return (try? JSONValue.parse(enc.encode(self))) ?? .object([:])
@@ -24,22 +30,22 @@ struct JobSpec: Codable, Equatable {
 }
 
 /// Default headroom: 10% of GPU memory for estimated jobs; pre-sized jobs state what they need.
-enum Headroom {
-    static let estimated = 0.10
-    static let sized = 0.0
+public enum Headroom {
+    public static let estimated = 0.10
+    public static let sized = 0.0
 }
 
 /// Turns jobs into planner units: for each GPU type in the fleet (and allowed), the smallest split
 /// that fits, plus a tensor-parallel-free alternative. Results are cached per distinct sizing, so
 /// thousands of jobs with a handful of shapes cost a handful of searches.
-struct Sizer {
+public struct Sizer {
     let gpuTypes: [String: GPUType]
     /// GPU types present in the fleet, with the most GPUs one of their servers has.
     let fleet: [(type: GPUType, maxPerServer: Int)]
     var cache: [String: ([UnitShape], String?)] = [:]
 
     /// `skus`: also size for the GPU types that can be bought (for `plan gaps`).
-    init(catalog: [GPUType], servers: [ServerInfo], skus: [ServerSKU] = []) {
+    public init(catalog: [GPUType], servers: [ServerInfo], skus: [ServerSKU] = []) {
         var byType: [String: GPUType] = [:]
         for g in catalog { byType[g.id] = g }
         gpuTypes = byType
@@ -50,7 +56,7 @@ struct Sizer {
     }
 
     /// The shapes a job can take, fewest GPUs first, and why there are none when that is the case.
-    mutating func shapes(for j: JobRecord) -> ([UnitShape], String?) {
+    public mutating func shapes(for j: JobRecord) -> ([UnitShape], String?) {
         let key = sizingKey(j)
         if let hit = cache[key] { return hit }
         let result = compute(j)
@@ -156,7 +162,7 @@ struct Sizer {
     }
 
     /// Planner units for the replicas of `j` not yet placed (all of them with `ignorePlaced`).
-    mutating func units(for j: JobRecord, ignorePlaced: Bool) -> [JobUnit] {
+    public mutating func units(for j: JobRecord, ignorePlaced: Bool) -> [JobUnit] {
         let (shapes, reason) = shapes(for: j)
         let placed = ignorePlaced ? Set<Int>() : Set(j.placements.map(\.replica))
         return (0..<j.job.replicas).filter { !placed.contains($0) }.map {
@@ -166,9 +172,9 @@ struct Sizer {
 }
 
 /// The fleet as the planner sees it.
-enum FleetState {
+public enum FleetState {
     /// Planner servers (in `servers` order) with free GPUs; `ignoring` placements count as free.
-    static func planner(_ servers: [ServerInfo], ignoring: Set<String> = []) -> [ServerState] {
+    public static func planner(_ servers: [ServerInfo], ignoring: Set<String> = []) -> [ServerState] {
         servers.map { s in
             let free = s.gpus.filter { $0.job == nil || ignoring.contains($0.job!) }
             let hostUsed = s.gpus.filter { $0.job != nil && !ignoring.contains($0.job!) }.reduce(0) { $0 + $1.hostBytes }

@@ -1,0 +1,289 @@
+/// The fleet, its jobs and placements, and the catalogs as plain values: what the store reads and
+/// writes and what the use cases (PlanCore) work on. No storage here; Inventory (SQLite) fills them.
+
+/// A server to add: a name and a GPU type, with defaults for the rest.
+public struct NewServer: Sendable, Equatable {
+    public var name: String
+    /// GPU type id or alias.
+    public var gpu: String
+    public var gpus: Int
+    /// nil: the matching SKU's host memory, else 2 x the server's total GPU memory.
+    public var hostMemoryBytes: Int?
+    public var site: String
+    public var rack: String
+
+    public init(name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "") {
+        self.name = name
+        self.gpu = gpu
+        self.gpus = gpus
+        self.hostMemoryBytes = hostMemoryBytes
+        self.site = site
+        self.rack = rack
+    }
+}
+
+/// A problem with one row of a batch (an import file line, or the k-th server of `--count`).
+public struct RowError: Error, Equatable {
+    /// Zero-based position in the batch.
+    public var index: Int
+    public var message: String
+
+    public init(index: Int, message: String) {
+        self.index = index
+        self.message = message
+    }
+}
+
+/// One GPU of a server and what holds it.
+public struct GPUSlot: Sendable, Equatable {
+    public var id: Int
+    public var index: Int
+    public var memoryBytes: Int
+    /// The job holding this GPU, if any.
+    public var job: String?
+    public var replica: Int?
+    /// Host memory the holding placement takes per GPU (CPU offload).
+    public var hostBytes: Int = 0
+
+    public init(id: Int, index: Int, memoryBytes: Int, job: String? = nil, replica: Int? = nil, hostBytes: Int = 0) {
+        self.id = id
+        self.index = index
+        self.memoryBytes = memoryBytes
+        self.job = job
+        self.replica = replica
+        self.hostBytes = hostBytes
+    }
+}
+
+/// A server with its GPUs, as `plan servers` shows it.
+public struct ServerInfo: Sendable, Equatable {
+    public var id: Int
+    public var name: String
+    public var gpuType: String
+    public var gpuCount: Int
+    public var gpuMemoryBytes: Int
+    public var hostMemoryBytes: Int
+    public var site: String
+    public var rack: String
+    public var gpus: [GPUSlot]
+
+    public var freeGPUs: Int { gpus.count(where: { $0.job == nil }) }
+
+    public init(
+        id: Int, name: String, gpuType: String, gpuCount: Int, gpuMemoryBytes: Int, hostMemoryBytes: Int, site: String, rack: String,
+        gpus: [GPUSlot]
+    ) {
+        self.id = id
+        self.name = name
+        self.gpuType = gpuType
+        self.gpuCount = gpuCount
+        self.gpuMemoryBytes = gpuMemoryBytes
+        self.hostMemoryBytes = hostMemoryBytes
+        self.site = site
+        self.rack = rack
+        self.gpus = gpus
+    }
+}
+
+/// A job to add: an LLM workload sized by the estimator, or a pre-sized one.
+public struct NewJob: Sendable, Equatable {
+    public enum Kind: String, Sendable { case llm, sized }
+    public var name: String
+    public var kind: Kind
+    public var mode: Mode?
+    /// Catalog model id (LLM jobs from the catalog).
+    public var modelID: String?
+    /// The config of a model given as a path (stored with the job).
+    public var modelConfig: JSONValue?
+    /// The estimator flags, as JSON.
+    public var spec: JSONValue
+    public var replicas: Int
+    public var priority: Int
+    public var gpus: Int?
+    public var gpuMemoryBytes: Int?
+    public var sameServer: Bool
+    /// Allowed GPU types (ids or aliases); empty = any.
+    public var gpuTypes: [String]
+    public var headroom: Double?
+    public var strategy: Strategy?
+    public var tp: Int?
+    public var pp: Int?
+
+    public init(
+        name: String, kind: Kind, mode: Mode? = nil, modelID: String? = nil, modelConfig: JSONValue? = nil,
+        spec: JSONValue = .object([:]), replicas: Int = 1, priority: Int = 0, gpus: Int? = nil, gpuMemoryBytes: Int? = nil,
+        sameServer: Bool = false, gpuTypes: [String] = [], headroom: Double? = nil, strategy: Strategy? = nil, tp: Int? = nil,
+        pp: Int? = nil
+    ) {
+        self.name = name
+        self.kind = kind
+        self.mode = mode
+        self.modelID = modelID
+        self.modelConfig = modelConfig
+        self.spec = spec
+        self.replicas = replicas
+        self.priority = priority
+        self.gpus = gpus
+        self.gpuMemoryBytes = gpuMemoryBytes
+        self.sameServer = sameServer
+        self.gpuTypes = gpuTypes
+        self.headroom = headroom
+        self.strategy = strategy
+        self.tp = tp
+        self.pp = pp
+    }
+}
+
+/// Where one unit of a job runs.
+public struct PlacementRecord: Sendable, Equatable {
+    public var id: Int
+    public var replica: Int
+    public var strategy: String
+    public var tp: Int
+    public var pp: Int
+    public var dp: Int
+    public var gpuType: String
+    public var perGPUBytes: Int
+    public var hostBytes: Int
+    /// (server name, GPU indices), servers in natural order.
+    public var allocations: [(server: String, gpus: [Int])]
+    /// Database ids of the GPUs held.
+    public var gpuIDs: [Int]
+
+    public init(
+        id: Int, replica: Int, strategy: String, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int, hostBytes: Int,
+        allocations: [(server: String, gpus: [Int])], gpuIDs: [Int]
+    ) {
+        self.id = id
+        self.replica = replica
+        self.strategy = strategy
+        self.tp = tp
+        self.pp = pp
+        self.dp = dp
+        self.gpuType = gpuType
+        self.perGPUBytes = perGPUBytes
+        self.hostBytes = hostBytes
+        self.allocations = allocations
+        self.gpuIDs = gpuIDs
+    }
+
+    public static func == (a: PlacementRecord, b: PlacementRecord) -> Bool {
+        a.id == b.id && a.replica == b.replica && a.gpuIDs == b.gpuIDs && a.strategy == b.strategy && a.tp == b.tp
+            && a.pp == b.pp && a.dp == b.dp && a.gpuType == b.gpuType && a.perGPUBytes == b.perGPUBytes
+            && a.hostBytes == b.hostBytes
+    }
+}
+
+/// A stored job with its placements.
+public struct JobRecord: Sendable, Equatable {
+    public var id: Int
+    public var job: NewJob
+    /// The model's config (from the catalog or stored with the job).
+    public var modelConfig: JSONValue?
+    public var placements: [PlacementRecord]
+
+    public var name: String { job.name }
+    /// Placed when every replica (or the one gang) is placed.
+    public var isPlaced: Bool { placements.count >= job.replicas }
+
+    public init(id: Int, job: NewJob, modelConfig: JSONValue?, placements: [PlacementRecord]) {
+        self.id = id
+        self.job = job
+        self.modelConfig = modelConfig
+        self.placements = placements
+    }
+}
+
+/// Everything the planner reads, from one consistent transaction.
+public struct PlanningSnapshot: Sendable {
+    public var servers: [ServerInfo]
+    public var jobs: [JobRecord]
+    public var catalog: CatalogSnapshot
+
+    public init(servers: [ServerInfo], jobs: [JobRecord], catalog: CatalogSnapshot) {
+        self.servers = servers
+        self.jobs = jobs
+        self.catalog = catalog
+    }
+}
+
+/// A placement to write: a job's unit on specific GPUs.
+public struct NewPlacement: Sendable, Equatable {
+    public var job: String
+    public var replica: Int
+    public var strategy: String
+    public var tp: Int
+    public var pp: Int
+    public var dp: Int
+    public var gpuType: String
+    public var perGPUBytes: Int
+    public var hostBytes: Int
+    /// Database ids of the GPUs (`GPUSlot.id`).
+    public var gpuIDs: [Int]
+
+    public init(
+        job: String, replica: Int, strategy: String, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int, hostBytes: Int,
+        gpuIDs: [Int]
+    ) {
+        self.job = job
+        self.replica = replica
+        self.strategy = strategy
+        self.tp = tp
+        self.pp = pp
+        self.dp = dp
+        self.gpuType = gpuType
+        self.perGPUBytes = perGPUBytes
+        self.hostBytes = hostBytes
+        self.gpuIDs = gpuIDs
+    }
+}
+
+/// What a planning run changes: placements to drop (by id, for a repack) and placements to add.
+public struct PlanChanges: Sendable {
+    public var remove: [Int]
+    public var add: [NewPlacement]
+
+    public init(remove: [Int] = [], add: [NewPlacement] = []) {
+        self.remove = remove
+        self.add = add
+    }
+}
+
+/// The three catalogs as plain values: from the database, or straight from the seed files when a
+/// command needs no database (`plan estimate`).
+public struct CatalogSnapshot: Sendable {
+    public var gpus: [GPUType]
+    public var skus: [ServerSKU]
+    public var models: [CatalogModel]
+
+    public init(gpus: [GPUType], skus: [ServerSKU], models: [CatalogModel]) {
+        self.gpus = gpus
+        self.skus = skus
+        self.models = models
+    }
+
+    /// The GPU type with this id or alias (case-insensitive).
+    public func gpu(named name: String) -> GPUType? {
+        let n = name.lowercased()
+        return gpus.first { $0.id.lowercased() == n } ?? gpus.first { $0.aliases.contains { $0.lowercased() == n } }
+    }
+
+    /// The model with this id or alias (case-insensitive).
+    public func model(named name: String) -> CatalogModel? {
+        let n = name.lowercased()
+        return models.first { $0.id.lowercased() == n } ?? models.first { $0.aliases.contains { $0.lowercased() == n } }
+    }
+}
+
+/// What the use cases need from a store of servers, jobs and placements (Inventory's SQLite
+/// `PlanStore` is one). Planning reads a snapshot, computes outside any lock, and applies its
+/// changes only if nothing else committed in between.
+public protocol InventoryStore {
+    /// The planner's view and a version that changes whenever any connection commits.
+    func versionedSnapshot() throws -> (snapshot: PlanningSnapshot, version: Int)
+    /// Applies `changes` in one transaction if the store is still at `version`; false (and nothing
+    /// written) otherwise.
+    func apply(_ changes: PlanChanges, ifUnchangedSince version: Int) throws -> Bool
+    /// Reads a snapshot, computes and applies under the write lock: the fallback for a busy store.
+    func applyLocked<T>(_ body: (PlanningSnapshot) throws -> (PlanChanges, T)) throws -> T
+}
