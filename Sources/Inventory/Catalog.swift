@@ -178,17 +178,19 @@ extension PlanStore {
 
     /// All catalog models (seeded and user-added), sorted by id.
     public func models() throws -> [CatalogModel] {
-        try read { db in
-            var aliases: [String: [String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT alias, model_id FROM model_aliases ORDER BY alias") {
-                aliases[row["model_id"], default: []].append(row["alias"])
-            }
-            return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY id").map { row in
-                let json = (try? JSONValue.parse(Data((row["config_json"] as String).utf8))) ?? .null
-                return CatalogModel(
-                    id: row["id"], aliases: aliases[row["id"]] ?? [], config: json, source: row["source"],
-                    origin: row["origin"])
-            }
+        try read { db in try Self.fetchModels(db) }
+    }
+
+    static func fetchModels(_ db: Database) throws -> [CatalogModel] {
+        var aliases: [String: [String]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT alias, model_id FROM model_aliases ORDER BY alias") {
+            aliases[row["model_id"], default: []].append(row["alias"])
+        }
+        return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY id").map { row in
+            let json = (try? JSONValue.parse(Data((row["config_json"] as String).utf8))) ?? .null
+            return CatalogModel(
+                id: row["id"], aliases: aliases[row["id"]] ?? [], config: json, source: row["source"],
+                origin: row["origin"])
         }
     }
 
@@ -257,6 +259,6 @@ extension CatalogSnapshot {
 extension PlanStore {
     /// All three catalogs in one consistent read.
     public func catalog() throws -> CatalogSnapshot {
-        CatalogSnapshot(gpus: try gpuTypes(), skus: try skus(), models: try models())
+        try read { db in CatalogSnapshot(gpus: try Self.fetchGPUTypes(db), skus: try Self.fetchSKUs(db), models: try Self.fetchModels(db)) }
     }
 }

@@ -20,7 +20,7 @@ public struct Plan: ParsableCommand {
         subcommands: [
             Demo.self, Init.self, Estimate.self,
             GPUs.self, SKUs.self, Models.self,
-            AddServer.self, Import.self, Servers.self, RemoveServer.self,
+            ServerCommand.self, AddServer.self, Import.self, Servers.self, RemoveServer.self,
             JobCommand.self, Jobs.self, Place.self, Unplace.self, Capacity.self, Gaps.self,
         ])
 

@@ -67,6 +67,25 @@ extension Fleet {
         #expect(try jsonArray(String(decoding: data, as: UTF8.self)).count == (try seedCount("gpus.json")))
     }
 
+    @Test func serverGroupNamesMatchTheOlderCommands() throws {
+        // `plan server add|list|remove` is named like `plan job add|remove`; the older names stay.
+        let a = Fleet()
+        let b = Fleet()
+        defer { a.dir.cleanup(); b.dir.cleanup() }
+        ok(a.plan("server", "add", "n", "--gpu", "l40s", "--gpus", "4", "--count", "2", "--site", "fra"))
+        ok(b.plan("add-server", "n", "--gpu", "l40s", "--gpus", "4", "--count", "2", "--site", "fra"))
+        ok(a.plan("server", "remove", "n-1"))
+        ok(b.plan("remove-server", "n-1"))
+        let listed = a.plan("server", "list", "--format", "json")
+        ok(listed)
+        #expect(listed.stdout == b.plan("servers", "--format", "json").stdout)
+        let servers = try jsonArray(listed.stdout)
+        #expect(servers.map { $0["name"] as? String } == ["n-2"])
+        #expect(servers.first?["gpus"] as? Int == 4)
+        try a.expectRejected(["server", "add", "x", "--gpu", "h1000", "--gpus", "1"], mentioning: "'h1000'")
+        try a.expectRejected(["server", "remove", "nope"], mentioning: "'nope'")
+    }
+
     @Test func newGPUTypesCarryDriverMemoryAndFP4() throws {
         let f = Fleet()
         defer { f.dir.cleanup() }

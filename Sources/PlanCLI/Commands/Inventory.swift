@@ -261,3 +261,42 @@ struct RemoveServer: PlanCommand {
         }
     }
 }
+
+/// `plan server add|remove|list`: the same commands as add-server, remove-server and servers, named
+/// like `plan job add|remove` (the older names stay; scripts that use them keep working).
+struct ServerCommand: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Add, remove or list servers (also: add-server, remove-server, servers).",
+        subcommands: [ServerAdd.self, ServerRemove.self, ServerList.self])
+    @OptionGroup var global: GlobalOptions
+    func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
+}
+
+/// A command under another name: parses the same options and runs the same code.
+protocol RenamedCommand: PlanCommand {
+    associatedtype Base: PlanCommand
+    var base: Base { get set }
+}
+
+extension RenamedCommand {
+    var global: GlobalOptions { base.global }
+    mutating func validate() throws { try base.validate() }
+    func run(in ctx: Context) throws { try base.run(in: ctx) }
+}
+
+struct ServerAdd: RenamedCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: AddServer.configuration.abstract, discussion: AddServer.configuration.discussion)
+    @OptionGroup var base: AddServer
+}
+
+struct ServerRemove: RenamedCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove", abstract: RemoveServer.configuration.abstract, discussion: RemoveServer.configuration.discussion)
+    @OptionGroup var base: RemoveServer
+}
+
+struct ServerList: RenamedCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: Servers.configuration.abstract)
+    @OptionGroup var base: Servers
+}
