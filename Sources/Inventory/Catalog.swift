@@ -104,10 +104,7 @@ extension PlanStore {
     }
 
     static func resolveGPUTypeID(_ name: String, _ db: Database) throws -> String? {
-        if let id = try String.fetchOne(db, sql: "SELECT id FROM gpu_types WHERE id = ? COLLATE NOCASE", arguments: [name]) {
-            return id
-        }
-        return try String.fetchOne(db, sql: "SELECT gpu_id FROM gpu_aliases WHERE alias = ?", arguments: [name])
+        GPUType.named(name, in: try fetchGPUTypes(db))?.id
     }
 
     // MARK: Server SKUs

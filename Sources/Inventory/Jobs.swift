@@ -15,6 +15,7 @@ extension PlanStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let allow = try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_gpu_types (job_id, gpu_type_id) VALUES (?, ?)")
+            let gpuTypes = try Self.fetchGPUTypes(db)
             for (i, given) in jobs.enumerated() {
                 var j = given
                 do {
@@ -49,8 +50,8 @@ extension PlanStore {
                 }
                 var typeIDs: [String] = []
                 for t in j.gpuTypes {
-                    guard let id = try Self.resolveGPUTypeID(t, db) else {
-                        let valid = try String.fetchAll(db, sql: "SELECT id FROM gpu_types ORDER BY id").joined(separator: ", ")
+                    guard let id = GPUType.named(t, in: gpuTypes)?.id else {
+                        let valid = gpuTypes.map(\.id).joined(separator: ", ")
                         throw RowError(index: i, message: "unknown GPU type '\(t)' for job '\(j.name)'; valid: \(valid)")
                     }
                     typeIDs.append(id)

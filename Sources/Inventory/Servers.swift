@@ -8,34 +8,28 @@ extension PlanStore {
     @discardableResult
     public func addServers(_ specs: [NewServer]) throws -> Int {
         try write { db in
-            var types: [String: (id: String, memory: Int)] = [:]
-            for g in try Row.fetchAll(db, sql: "SELECT id, memory_bytes FROM gpu_types") {
-                types[(g["id"] as String).lowercased()] = (g["id"], g["memory_bytes"])
-            }
-            for a in try Row.fetchAll(db, sql: "SELECT alias, gpu_id FROM gpu_aliases") {
-                let id: String = a["gpu_id"]
-                if types[(a["alias"] as String).lowercased()] == nil { types[(a["alias"] as String).lowercased()] = types[id.lowercased()] }
-            }
+            let gpuTypes = try Self.fetchGPUTypes(db)
             var skuHost: [String: Int] = [:]
             for s in try Row.fetchAll(db, sql: "SELECT gpu_id, gpus_per_server, host_memory_bytes FROM server_skus WHERE origin = 'seed' ORDER BY id") {
                 let key = "\(s["gpu_id"] as String)/\(s["gpus_per_server"] as Int)"
                 if skuHost[key] == nil { skuHost[key] = s["host_memory_bytes"] }
             }
             var names = Set(try String.fetchAll(db, sql: "SELECT name FROM servers"))
-            let validIDs = try String.fetchAll(db, sql: "SELECT id FROM gpu_types ORDER BY id").joined(separator: ", ")
+            let validIDs = gpuTypes.map(\.id).joined(separator: ", ")
             let insertServer = try db.cachedStatement(
                 sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack) VALUES (?, ?, ?, ?, ?, ?)")
             let insertGPU = try db.cachedStatement(
                 sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (?, ?, ?, ?)")
             for (i, spec) in specs.enumerated() {
                 let s = try Self.validated(spec, index: i)
-                guard let type = types[s.gpu.lowercased()] else {
+                guard let t = GPUType.named(s.gpu, in: gpuTypes) else {
                     throw RowError(index: i, message: "unknown GPU '\(Names.escaped(s.gpu))'; valid GPU ids: \(validIDs)")
                 }
                 guard !names.contains(s.name) else {
                     throw RowError(index: i, message: "a server named '\(s.name)' already exists; choose another name or remove it first")
                 }
                 names.insert(s.name)
+                let type = (id: t.id, memory: t.memoryBytes)
                 let host = s.hostMemoryBytes ?? skuHost["\(type.id)/\(s.gpus)"] ?? Self.defaultHostMemory(gpuMemory: type.memory, gpus: s.gpus)
                 try insertServer.execute(arguments: [s.name, type.id, s.gpus, host, s.site, s.rack])
                 let serverID = db.lastInsertedRowID

@@ -274,7 +274,7 @@ public enum Estimator {
         }
 
         if let gpu {
-            if !gpu.bf16 && (w.dtype == .bf16 || (w.mode == .train && w.method != .full)) {
+            if !gpu.bf16 && w.needsBF16 {
                 warnings.append(
                     "\(gpu.name) has no BF16 support: use --dtype fp16 (same memory; training needs loss scaling) or fp32")
             }

@@ -112,8 +112,7 @@ public struct Sizer {
         options.gradientFP32 = spec.fp32Grads
         options.quantGroupSize = spec.quantGroupSize
         // BF16 work runs only where BF16 exists (V100 and T4 would need an fp16 variant of the job).
-        let needsBF16 = spec.workload.dtype == .bf16 || (spec.workload.mode == .train && spec.workload.method != .full)
-        for (t, maxPer) in candidates where t.bf16 || !needsBF16 {
+        for (t, maxPer) in candidates where t.bf16 || !spec.workload.needsBF16 {
             if let fixed = job.tp, fixed > maxPer { continue }
             let recs = Recommender.recommend(
                 a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: job.tp, pp: job.pp, offload: spec.offload,

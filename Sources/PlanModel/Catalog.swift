@@ -1,5 +1,13 @@
 /// A kind of GPU from the catalog, with the facts the estimator and the planner need.
 public struct GPUType: Sendable, Equatable, Codable {
+    /// The GPU type a user's name means: its id, else one of its aliases (nvidia-smi's product
+    /// name, for one), case-insensitively; ids win over aliases, then the catalog's order. The one
+    /// lookup rule, used by the estimator, the store and the importers.
+    public static func named(_ name: String, in gpus: [GPUType]) -> GPUType? {
+        let n = name.lowercased()
+        return gpus.first { $0.id.lowercased() == n } ?? gpus.first { $0.aliases.contains { $0.lowercased() == n } }
+    }
+
     public var id: String
     public var name: String
     public var vendor: String

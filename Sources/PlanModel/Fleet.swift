@@ -264,8 +264,7 @@ public struct CatalogSnapshot: Sendable {
 
     /// The GPU type with this id or alias (case-insensitive).
     public func gpu(named name: String) -> GPUType? {
-        let n = name.lowercased()
-        return gpus.first { $0.id.lowercased() == n } ?? gpus.first { $0.aliases.contains { $0.lowercased() == n } }
+        GPUType.named(name, in: gpus)
     }
 
     /// The model with this id or alias (case-insensitive).

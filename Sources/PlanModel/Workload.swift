@@ -144,6 +144,11 @@ public struct Workload: Sendable, Equatable, Codable {
         self.fusedLoss = fusedLoss
         self.optimizerInBackward = optimizerInBackward
     }
+
+    /// Whether the work computes in BF16: BF16 weights, or LoRA/QLoRA training (adapters and the
+    /// dequantized base compute in BF16). GPUs without BF16 (V100, T4) would need an fp16 variant.
+    /// The one place this rule is written.
+    public var needsBF16: Bool { dtype == .bf16 || (mode == .train && method != .full) }
 }
 
 /// How one copy of a workload is laid out over GPUs: dp x tp x pp GPUs.

@@ -102,6 +102,13 @@ extension Fleet {
         ok(f.plan("add-server", "n1", "--gpu", "NVIDIA B300 SXM6 AC", "--gpus", "8"))
         let s = try jsonArray(f.plan("servers", "--format", "json").stdout)
         #expect(s.first?["gpu"] as? String == "b300-288gb")
+        // One lookup rule everywhere: ids, then aliases, case-insensitively (job GPU types too).
+        ok(f.plan("add-server", "n2", "--gpu", "nvidia b300 sxm6 ac", "--gpus", "8"))
+        ok(f.plan("job", "add", "pinned", "--gpus", "1", "--gpu-memory", "10GB", "--gpu", "nvidia l20"))
+        ok(f.plan("job", "add", "pinned2", "--gpus", "1", "--gpu-memory", "10GB", "--gpu-types", "B300,L20"))
+        let jobs = try jsonArray(f.plan("jobs", "--format", "json").stdout)
+        #expect(jobs.first { $0["name"] as? String == "pinned" }?["gpu_types"] as? [String] == ["l20-48gb"])
+        #expect((jobs.first { $0["name"] as? String == "pinned2" }?["gpu_types"] as? [String])?.sorted() == ["b300-288gb", "l20-48gb"])
         // MXFP4 experts on a GPU without FP4 tensor cores are named as such.
         let config = f.dir.write("gpt-oss.json", #"{"model_type": "gpt_oss", "vocab_size": 201088, "hidden_size": 2880, "intermediate_size": 2880, "num_hidden_layers": 24, "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "num_local_experts": 32, "num_experts_per_tok": 4, "sliding_window": 128, "quantization_config": {"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}}"#)
         let h100 = f.plan("estimate", "--model", config, "--gpu", "h100-sxm-80gb", "--format", "json")
