@@ -19,7 +19,7 @@ model fully trained (no PEFT) for the reference.  bf16 base with PEFT's default 
 (autocast_adapter_dtype=True) and bf16 adapters (False); sdpa; checkpointing off.
 
 Run: /work/venv-calib/bin/python measure_lora_experts.py --out lora_experts_measurements.json
-(torch 2.15 CPU, transformers 5.24, peft 0.21; one thread; about 2 minutes).
+(torch 2.15 CPU, transformers 5.24, peft 0.21.2; one thread; about 2.5 minutes).
 """
 import argparse
 import gc
@@ -85,6 +85,9 @@ STYLES = OrderedDict(
     plan7_params=dict(target_modules=PLAN7 + MLA, target_parameters=EXPERT_PARAMS),
     attn=dict(target_modules=["q_proj", "k_proj", "v_proj", "o_proj"] + MLA),
     gate_up_param=dict(target_parameters=["experts.gate_up_proj"]),
+    # Mixtral's v4 expert names, which PEFT maps onto the fused experts (gate_up_proj at rank 2r)
+    plan_w=dict(target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "w1", "w2", "w3"]),
+    down_param=dict(target_parameters=["experts.down_proj"]),
 )
 
 
@@ -170,8 +173,11 @@ def grid():
         for b, s in ((1, 64), (2, 77), (2, 128)):
             cases.append((name, None, "bf16", b, s, 16, True))
             for style in STYLES:
+                if style == "plan_w" and name != "mixtral":
+                    continue
                 for autocast in (True, False):
                     cases.append((name, style, "bf16", b, s, 16, autocast))
+        cases.append((name, None, "bf16", 2, 64, 16, True))
         cases.append((name, "plan7_params", "bf16", 2, 64, 4, True))
         cases.append((name, None, "fp32", 2, 64, 16, True))
         cases.append((name, "plan7_params", "fp32", 2, 64, 16, True))
