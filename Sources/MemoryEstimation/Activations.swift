@@ -162,7 +162,9 @@ public enum Activations {
         let t = x.batch * x.seq
         let h = a.hiddenSize
         let normGrad = 4 * t * h + 4 * t
-        let qkv = !lora.targets.isDisjoint(with: ["q_proj", "k_proj", "v_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj"])
+        let qkv = !lora.targets.isDisjoint(with: [
+            "q_proj", "k_proj", "v_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj",
+        ])
         if qkv {
             let heads = max(a.heads / x.tp, 1)
             let qUnsaved = x.attention == .eager && !lora.targets.contains("k_proj") ? x.elementBytes * t * heads * a.headDim : 0

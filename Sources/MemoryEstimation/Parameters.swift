@@ -168,7 +168,8 @@ public enum LoRA {
         let valid = validTargets(a)
         let bad = t.filter { !valid.contains($0) }
         if !bad.isEmpty || t.isEmpty {
-            return "invalid --lora-targets '\(t.joined(separator: ","))' for model_type '\(a.modelType)'; valid: \(valid.joined(separator: ", "))"
+            return "invalid --lora-targets '\(t.joined(separator: ","))' for model_type '\(a.modelType)'; "
+                + "valid: \(valid.joined(separator: ", "))"
         }
         let pair: [String]
         switch expertNames(a) {
@@ -186,7 +187,9 @@ public enum LoRA {
     /// Trainable parameters for rank `r` on `targets` (Hugging Face module names). Fused projections
     /// carry one adapter (Phi-3 `qkv_proj`/`gate_up_proj`, GPT-2 `c_attn`), as PEFT does.
     public static func trainableParameters(_ a: ModelArchitecture, rank r: Int, targets: [String]) -> Int {
-        if a.latent != nil || a.moe != nil || expertNames(a) == .mixtral { return moeTrainableParameters(a, rank: r, targets: Set(targets)) }
+        if a.latent != nil || a.moe != nil || expertNames(a) == .mixtral {
+            return moeTrainableParameters(a, rank: r, targets: Set(targets))
+        }
         let h = a.hiddenSize
         let q = a.queryWidth
         let kv = a.kvWidth

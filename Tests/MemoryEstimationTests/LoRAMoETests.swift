@@ -1,9 +1,9 @@
 import Foundation
+import PlanModel
 import TestSupport
+import Testing
 
 @testable import MemoryEstimation
-import PlanModel
-import Testing
 
 /// PEFT 0.21 LoRA on mixture-of-experts and latent-attention models (docs/calibration/lora/experts.md):
 /// the exact trainable-parameter count PEFT builds for the same target names, and the bytes saved for
@@ -56,18 +56,25 @@ struct LoRAMoECase: Sendable, CustomTestStringConvertible {
     @Test(arguments: LoRAMoECase.all)
     func loraMinusFullActivationsWithinFivePercent(_ c: LoRAMoECase) throws {
         let a = try ModelArchitecture(config: c.config, origin: c.id)
-        var shape = Activations.Shape(batch: c.batch, seq: c.seq, elementBytes: c.elementBytes, attention: .sdpa, checkpointing: false)
+        var shape = Activations.Shape(
+            batch: c.batch, seq: c.seq, elementBytes: c.elementBytes, attention: .sdpa, checkpointing: false)
         let full = Activations.training(a, shape).total
         shape.lora = .init(rank: c.rank, targets: Set(c.targets), adapterBytes: c.adapterBytes)
         let got = Activations.training(a, shape).total - full
         let measured = c.saved - c.fullSaved
         let err = abs(Double(got - measured)) / Double(c.saved)
-        #expect(err <= 0.05, "\(c.id): LoRA - full estimated \(got), measured \(measured) (\(String(format: "%.2f", err * 100))% of \(c.saved))")
+        #expect(
+            err <= 0.05,
+            "\(c.id): LoRA - full estimated \(got), measured \(measured) (\(String(format: "%.2f", err * 100))% of \(c.saved))")
     }
 
     @Test func targetNamesFollowTheModel() throws {
-        let deepseek = try ModelArchitecture(config: LoRAMoECase.all.first { $0.id.hasPrefix("deepseek_v3|") }!.config, origin: "t")
-        #expect(LoRA.validTargets(deepseek) == ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+        let deepseek = try ModelArchitecture(
+            config: LoRAMoECase.all.first { $0.id.hasPrefix("deepseek_v3|") }!.config, origin: "t")
+        #expect(
+            LoRA.validTargets(deepseek) == [
+                "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+            ])
         #expect(LoRA.resolvedTargets(deepseek, Workload.allLinearTargets) == LoRA.validTargets(deepseek))
         let bad = try #require(LoRA.invalidTargets(deepseek, ["q_proj", "k_proj"]))
         #expect(bad.contains("valid: q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj, gate_proj, up_proj, down_proj"))
