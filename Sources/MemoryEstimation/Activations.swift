@@ -145,6 +145,11 @@ public enum Activations {
         if frozen, !x.checkpointing, range.contains(0), let lora = x.lora {
             sum -= loraFirstLayerSavings(a, x, lora, norm: norm)
         }
+        if frozen, !x.checkpointing, a.moe != nil, let lora = x.lora {
+            // Per-layer MoE layouts (dense and sparse layers differ): each layer's MLP under LoRA.
+            let i = (a.intermediateSize + x.tp - 1) / x.tp
+            for l in range { sum += loraMoEMLPDelta(a, x, lora, layer: l, i: i) }
+        }
         r.layers = sum
         r.largestLayer = largest
         if x.checkpointing { r.shared = 0 }
@@ -157,7 +162,9 @@ public enum Activations {
         let t = x.batch * x.seq
         let h = a.hiddenSize
         let normGrad = 4 * t * h + 4 * t
-        let qkv = !lora.targets.isDisjoint(with: ["q_proj", "k_proj", "v_proj"])
+        let qkv = !lora.targets.isDisjoint(with: [
+            "q_proj", "k_proj", "v_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj",
+        ])
         if qkv {
             let heads = max(a.heads / x.tp, 1)
             let qUnsaved = x.attention == .eager && !lora.targets.contains("k_proj") ? x.elementBytes * t * heads * a.headDim : 0
@@ -240,25 +247,125 @@ public enum Activations {
             if !cast { return freeWhenShared ? 0 : e * t * width }
             return m * ea * t * width
         }
-        let mlpTargets = !lora.targets.isDisjoint(with: ["gate_proj", "up_proj", "down_proj"])
+        if a.isMoE || a.latent != nil {
+            return loraMoEDelta(a, x, lora, heads: heads, i: i) { input($0, width: $1, freeWhenShared: $2) }
+        }
         var delta = -(x.attention == .eager ? e * t * ad : 0)
         delta += input(["q_proj", "k_proj", "v_proj"], width: h)
         delta += input(["o_proj"], width: ad, freeWhenShared: x.attention != .eager)
         let n = lora.targets.count
-        if !a.isMoE {
-            delta += -4 * e * t * h - e * t * i
-            delta += input(["gate_proj", "up_proj"], width: h)
-            delta += input(["down_proj"], width: i)
-        } else if !mlpTargets {
-            // MoE with LoRA on attention only (measured on Mixtral): the two norm outputs, the q/k/v
-            // input and the router input, the gathered tokens and the SwiGLU product are not kept.
-            let routed = t * a.expertsPerToken
-            delta += -4 * e * t * h - e * routed * h - e * routed * i
-        } else {
-            // Adapters on the experts too (not measured): the experts keep what full training keeps.
-            delta += -3 * e * t * h
-        }
+        delta += -4 * e * t * h - e * t * i
+        delta += input(["gate_proj", "up_proj"], width: h)
+        delta += input(["down_proj"], width: i)
         delta += n * ea * t * lora.rank
+        return delta
+    }
+
+    /// `loraDelta` for MoE and latent-attention models (measured with PEFT 0.21 on Mixtral, Qwen3-MoE,
+    /// Qwen2-MoE and DeepSeek-V3, docs/calibration/lora/experts.md): norms and attention here; the
+    /// MLP of Mixtral's uniform layers here too, the MLP of per-layer layouts in `loraMoEMLPDelta`.
+    static func loraMoEDelta(
+        _ a: ModelArchitecture, _ x: Shape, _ lora: LoRASpec, heads: Int, i: Int, input: ([String], Int, Bool) -> Int
+    ) -> Int {
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        // The two RMSNorms' normalized outputs (kept only for their weight gradients).
+        var delta = -2 * e * t * h
+        if let m = a.latent {
+            // MLA: the frozen projections drop their inputs: q_a/kv_a (or q/kv_a) read the norm output
+            // eTh; q_b reads q_a_layernorm's output and kv_b kv_a_layernorm's, whose normalized
+            // outputs go too (2e·T·q_lora_rank, 2e·T·kv_lora_rank); o_proj's input is a reshaped copy
+            // of the attention output, e·T·a·v_head_dim (not shared with SDPA's saved output).
+            let ov = heads * m.vHeadDim
+            delta += -e * t * h - 2 * e * t * m.kvLoraRank - e * t * ov
+            if let qr = m.qLoraRank {
+                delta += -2 * e * t * qr
+                delta += input(["q_a_proj", "kv_a_proj_with_mqa"], h, false)
+                delta += input(["q_b_proj"], qr, false)
+            } else {
+                delta += input(["q_proj", "kv_a_proj_with_mqa"], h, false)
+            }
+            delta += input(["kv_b_proj"], m.kvLoraRank, false)
+            delta += input(["o_proj"], ov, false)
+        } else {
+            let ad = heads * a.headDim
+            // q/k/v input (the norm output); eager: o_proj's input copy.
+            delta += -e * t * h - (x.attention == .eager ? e * t * ad : 0)
+            delta += input(["q_proj", "k_proj", "v_proj"], h, false)
+            delta += input(["o_proj"], ad, x.attention != .eager)
+            // Qwen3-style q_norm/k_norm over head_dim: their normalized outputs, e·T·(a + k)·d.
+            if a.qkNormPerLayer > 0 { delta += -e * t * (heads + max(a.kvHeads / x.tp, 1)) * a.headDim }
+        }
+        // Each attention adapter's lora_B keeps lora_A's output, ea·T·r.
+        let attention = lora.targets.intersection(LoRA.attentionTargets(a)).count
+        delta += attention * lora.adapterBytes * t * lora.rank
+        if a.moe == nil { delta += loraMoEMLPDelta(a, x, lora, layer: 0, i: i) }
+        return delta
+    }
+
+    /// The MLP of layer `l` under LoRA minus fully trained (PEFT 0.21; experts.md §3). Which modules
+    /// the names adapt follows `LoRA.trainableParameters`: converted families (Qwen3-MoE, DeepSeek)
+    /// adapt the routed experts only, qwen2_moe its shared expert and dense MLPs only, Mixtral its
+    /// experts through `w1`/`w2`/`w3`.
+    static func loraMoEMLPDelta(_ a: ModelArchitecture, _ x: Shape, _ lora: LoRASpec, layer l: Int, i dense: Int) -> Int {
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        let ea = lora.adapterBytes
+        let cast = ea != e
+        let tg = lora.targets
+        let names = LoRA.expertNames(a)
+        // Inputs kept by nn.Linear adapters of a gated MLP: the group's input once (adapters in the
+        // model dtype) or each adapter's own cast copy; plus lora_A's output for each lora_B.
+        func linearMLP(width w: Int) -> Int {
+            let up = names == .linearOnly ? ["gate_proj", "up_proj"].filter { tg.contains($0) }.count : 0
+            let down = names == .linearOnly && tg.contains("down_proj") ? 1 : 0
+            var d = -e * t * w  // down_proj's input (the SwiGLU product)
+            if up > 0 { d += cast ? up * ea * t * h : e * t * h }
+            if down > 0 { d += cast ? ea * t * w : e * t * w }
+            return d + (up + down) * ea * t * lora.rank
+        }
+        // The norm output (gate/up, router, shared expert inputs), e·T·h, kept only for weight gradients.
+        var delta = -e * t * h
+        let experts: Int
+        let k: Int
+        let w: Int
+        if let moe = a.moe {
+            guard l < moe.sparse.count, moe.sparse[l] else { return delta + linearMLP(width: dense) }
+            experts = moe.experts
+            k = moe.expertsPerToken
+            w = (moe.expertIntermediate + x.tp - 1) / x.tp
+            if moe.sharedIntermediate > 0 { delta += linearMLP(width: (moe.sharedIntermediate + x.tp - 1) / x.tp) }
+        } else {
+            experts = a.experts
+            k = a.expertsPerToken
+            w = dense
+        }
+        // DeepSeek's router multiplies in fp32: the fp32 copy of its input, 4Th (a 16-bit model only;
+        // in fp32 the copy is the norm output itself).
+        if e != 4, ["deepseek_v2", "deepseek_v3", "glm4_moe"].contains(a.modelType) { delta += -4 * t * h }
+        let gateUp: Bool
+        let down: Bool
+        switch names {
+        case .mixtral: (gateUp, down) = (tg.contains("w1") && tg.contains("w3"), tg.contains("w2"))
+        case .fusedQwen2MoE: (gateUp, down) = (tg.contains("gate_proj") && tg.contains("up_proj"), tg.contains("down_proj"))
+        case .linearOnly: (gateUp, down) = (false, false)
+        }
+        let routed = t * k
+        if gateUp {
+            // The wrapped gate_up_proj is W + ΔW, a fresh tensor grouped_mm keeps for the input
+            // gradient, E·2i·h·e; fp32 adapters: the bf16 copies of the factors, e·E·2r·(h + 2i)
+            // (rank 2r after PEFT's conversion). The gathered tokens stay saved, as in full training.
+            delta += experts * 2 * w * h * e + (cast ? e * experts * 2 * lora.rank * (h + 2 * w) : 0)
+        } else {
+            delta += -e * routed * h  // the gathered tokens (grouped_mm #1 input, its weight gradient only)
+        }
+        if down {
+            delta += experts * w * h * e + (cast ? e * experts * lora.rank * (h + w) : 0)
+        } else {
+            delta += -e * routed * w  // the SwiGLU product (grouped_mm #2 input)
+        }
         return delta
     }
 

@@ -113,11 +113,7 @@ public enum Estimator {
                 guard w.loraRank >= 1, w.loraRank <= 65_536 else {
                     throw EstimateError("invalid --lora-rank \(w.loraRank); expected 1 to 65536")
                 }
-                let bad = w.loraTargets.filter { !LoRA.targets.contains($0) }
-                if !bad.isEmpty || w.loraTargets.isEmpty {
-                    throw EstimateError(
-                        "invalid --lora-targets '\(w.loraTargets.joined(separator: ","))'; valid: \(LoRA.targets.joined(separator: ", "))")
-                }
+                if let why = LoRA.invalidTargets(a, LoRA.resolvedTargets(a, w.loraTargets)) { throw EstimateError(why) }
             }
             switch split.offload {
             case .optimizer where split.strategy == .ddp && split.dp > 1:
@@ -213,7 +209,7 @@ public enum Estimator {
                 master = states.master
                 host = states.hostOffload
             case .lora, .qlora:
-                trainable = LoRA.trainableParameters(a, rank: w.loraRank, targets: w.loraTargets)
+                trainable = LoRA.trainableParameters(a, rank: w.loraRank, targets: LoRA.resolvedTargets(a, w.loraTargets))
                 let baseDType: WeightDType = w.method == .qlora ? .nf4 : w.dtype
                 var base = WeightStorage.bytes(shard, dtype: baseDType, groupSize: options.quantGroupSize)
                 if stage >= 3 { base = (base + dp - 1) / dp }
@@ -247,7 +243,7 @@ public enum Estimator {
                 // PEFT keeps adapters in fp32 on a 16-bit model (autocast_adapter_dtype=True); pure
                 // precision recipes (torchtune) keep them in the model dtype.
                 shape.lora = .init(
-                    rank: w.loraRank, targets: Set(w.loraTargets), adapterBytes: w.precision == .mixed ? 4 : e)
+                    rank: w.loraRank, targets: Set(LoRA.resolvedTargets(a, w.loraTargets)), adapterBytes: w.precision == .mixed ? 4 : e)
             }
             activations = Activations.training(
                 a, shape, layerRange: layerRange, embedding: shard.hasEmbedding, output: shard.hasOutputLayer)

@@ -113,13 +113,83 @@ public struct ParameterCount: Sendable, Equatable {
 }
 
 /// LoRA adapter sizes: `r x (in + out)` per adapted linear (Hu et al. 2021; PEFT `LoraLayer`).
+///
+/// Target names are the `target_modules` one would give PEFT, and they mean what PEFT 0.21 does with
+/// them on transformers 5.24 (docs/calibration/lora/experts.md). On MoE models the routed experts are
+/// fused 3-D parameters (`experts.gate_up_proj`, `experts.down_proj`), which PEFT adapts with a
+/// `ParamWrapper`: one rank-r adapter per expert, `r·E·(in + out)` (peft/tuners/lora/layer.py, the
+/// `lora_A`/`lora_B` of `ParamWrapper.update_layer`). PEFT's v4-to-v5 conversion
+/// (peft/utils/transformers_weight_conversion.py, `_convert_peft_config_moe`) rewrites the MLP names:
+/// - Qwen2-MoE-pattern families (qwen3_moe, deepseek_v2/v3, glm4_moe): `gate_proj`+`up_proj` become
+///   `target_parameters` `gate_up_proj` at rank 2r (both or neither), `down_proj` becomes `down_proj`;
+///   the names leave `target_modules`, so dense layers' and shared experts' MLPs are not adapted.
+/// - Mixtral: its v4 names `w1`+`w3` become `gate_up_proj` at rank 2r, `w2` becomes `down_proj`;
+///   `gate_proj`/`up_proj`/`down_proj` match nothing there.
+/// - qwen2_moe itself (and gpt_oss, llama4_text) are not converted: the names reach only the
+///   `nn.Linear` MLPs (dense layers, the shared expert), never the routed experts.
 public enum LoRA {
-    /// The valid target names.
+    /// The valid target names of a dense Llama-style model.
     public static let targets = Workload.allLinearTargets
+
+    /// How PEFT's conversion treats the MLP names of a family.
+    enum ExpertNames { case linearOnly, fusedQwen2MoE, mixtral }
+
+    static func expertNames(_ a: ModelArchitecture) -> ExpertNames {
+        if a.modelType == "mixtral" && a.experts > 1 { return .mixtral }
+        if a.moe != nil, ["qwen3_moe", "deepseek_v2", "deepseek_v3", "glm4_moe"].contains(a.modelType) { return .fusedQwen2MoE }
+        return .linearOnly
+    }
+
+    /// Attention projection names of `a` (MLA: the latent projections; `q_proj` when `q_lora_rank` is null).
+    public static func attentionTargets(_ a: ModelArchitecture) -> [String] {
+        guard let m = a.latent else { return ["q_proj", "k_proj", "v_proj", "o_proj"] }
+        return (m.qLoraRank != nil ? ["q_a_proj", "q_b_proj"] : ["q_proj"]) + ["kv_a_proj_with_mqa", "kv_b_proj", "o_proj"]
+    }
+
+    /// Every valid target name of `a`: its attention projections and MLP names (Mixtral: `w1, w2, w3`).
+    public static func validTargets(_ a: ModelArchitecture) -> [String] {
+        guard a.latent != nil || a.isMoE else { return targets }
+        return attentionTargets(a) + (expertNames(a) == .mixtral ? ["w1", "w2", "w3"] : ["gate_proj", "up_proj", "down_proj"])
+    }
+
+    /// Every name any model accepts (for completing short names: `q` -> `q_proj`).
+    public static let knownNames = targets + ["q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "w1", "w2", "w3"]
+
+    /// A user-typed name: known names as they are, otherwise with `_proj` appended (`q` -> `q_proj`).
+    public static func normalizedName(_ n: String) -> String { knownNames.contains(n) || n.hasSuffix("_proj") ? n : n + "_proj" }
+
+    /// The targets to use: the default (all seven Llama names) stands for every valid name of `a`.
+    public static func resolvedTargets(_ a: ModelArchitecture, _ t: [String]) -> [String] {
+        t == Workload.allLinearTargets ? validTargets(a) : t
+    }
+
+    /// Why `t` (already resolved) is not a valid target list for `a`, or nil.
+    public static func invalidTargets(_ a: ModelArchitecture, _ t: [String]) -> String? {
+        let valid = validTargets(a)
+        let bad = t.filter { !valid.contains($0) }
+        if !bad.isEmpty || t.isEmpty {
+            return "invalid --lora-targets '\(t.joined(separator: ","))' for model_type '\(a.modelType)'; "
+                + "valid: \(valid.joined(separator: ", "))"
+        }
+        let pair: [String]
+        switch expertNames(a) {
+        case .fusedQwen2MoE: pair = ["gate_proj", "up_proj"]
+        case .mixtral: pair = ["w1", "w3"]
+        case .linearOnly: pair = []
+        }
+        if !pair.isEmpty, Set(t).intersection(pair).count == 1 {
+            return "--lora-targets: PEFT fuses \(pair.joined(separator: " and ")) into the experts' gate_up_proj on model_type "
+                + "'\(a.modelType)'; target both or neither"
+        }
+        return nil
+    }
 
     /// Trainable parameters for rank `r` on `targets` (Hugging Face module names). Fused projections
     /// carry one adapter (Phi-3 `qkv_proj`/`gate_up_proj`, GPT-2 `c_attn`), as PEFT does.
     public static func trainableParameters(_ a: ModelArchitecture, rank r: Int, targets: [String]) -> Int {
+        if a.latent != nil || a.moe != nil || expertNames(a) == .mixtral {
+            return moeTrainableParameters(a, rank: r, targets: Set(targets))
+        }
         let h = a.hiddenSize
         let q = a.queryWidth
         let kv = a.kvWidth
@@ -149,5 +219,57 @@ public enum LoRA {
         }
         perLayer += mlp * a.experts
         return r * a.layers * perLayer
+    }
+
+    /// Layer by layer, for latent attention and experts (exact against PEFT 0.21, experts.md).
+    static func moeTrainableParameters(_ a: ModelArchitecture, rank r: Int, targets t: Set<String>) -> Int {
+        let h = a.hiddenSize
+        var attention = 0
+        if let m = a.latent {
+            let qk = a.heads * m.qkHeadDim
+            if let qr = m.qLoraRank {
+                if t.contains("q_a_proj") { attention += h + qr }
+                if t.contains("q_b_proj") { attention += qr + qk }
+            } else if t.contains("q_proj") {
+                attention += h + qk
+            }
+            if t.contains("kv_a_proj_with_mqa") { attention += h + m.kvLoraRank + m.qkRopeHeadDim }
+            if t.contains("kv_b_proj") { attention += m.kvLoraRank + a.heads * (m.qkNopeHeadDim + m.vHeadDim) }
+            if t.contains("o_proj") { attention += a.heads * m.vHeadDim + h }
+        } else {
+            let q = a.queryWidth
+            let kv = a.kvWidth
+            if t.contains("q_proj") { attention += h + q }
+            if t.contains("k_proj") { attention += h + kv }
+            if t.contains("v_proj") { attention += h + kv }
+            if t.contains("o_proj") { attention += q + h }
+        }
+        // An nn.Linear gated MLP of width i: one adapter per projection.
+        func linearMLP(_ i: Int) -> Int {
+            (t.contains("gate_proj") ? h + i : 0) + (t.contains("up_proj") ? h + i : 0) + (t.contains("down_proj") ? i + h : 0)
+        }
+        // Fused experts (ParamWrapper): r per expert; gate_up_proj at rank 2r after PEFT's conversion.
+        func experts(_ e: Int, _ i: Int, gateUp: Bool, down: Bool) -> Int {
+            (gateUp ? 2 * e * (h + 2 * i) : 0) + (down ? e * (i + h) : 0)
+        }
+        let names = expertNames(a)
+        var total = 0
+        for l in 0..<a.layers {
+            var mlp = 0
+            if names == .mixtral {
+                mlp = experts(a.experts, a.intermediateSize, gateUp: t.contains("w1") && t.contains("w3"), down: t.contains("w2"))
+            } else if let moe = a.moe, l < moe.sparse.count, moe.sparse[l] {
+                if names == .fusedQwen2MoE {
+                    mlp = experts(moe.experts, moe.expertIntermediate, gateUp: t.contains("gate_proj") && t.contains("up_proj"),
+                        down: t.contains("down_proj"))
+                } else if moe.sharedIntermediate > 0 {
+                    mlp = linearMLP(moe.sharedIntermediate)  // the shared expert; routed experts unreached
+                }
+            } else if names != .fusedQwen2MoE {
+                mlp = linearMLP(a.intermediateSize)  // a dense layer (converted families drop these names)
+            }
+            total += attention + mlp
+        }
+        return r * total
     }
 }

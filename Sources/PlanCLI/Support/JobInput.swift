@@ -105,7 +105,7 @@ struct JobInput {
     }
 
     static func targets(_ s: String) -> [String] {
-        list(s).map { $0.hasSuffix("_proj") ? $0 : $0 + "_proj" }
+        list(s).map(LoRA.normalizedName)
     }
 
     /// Validates against the catalog and the estimator; returns what the store keeps.

@@ -56,9 +56,7 @@ struct WorkloadOptions: ParsableArguments {
 
     func workload() throws -> Workload {
         let targets = try loraTargets.map { text -> [String] in
-            let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.map { n in
-                n.hasSuffix("_proj") ? n : n + "_proj"
-            }
+            let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.map(LoRA.normalizedName)
             guard !names.isEmpty else { throw PlanError.usage("--lora-targets is empty; valid: \(LoRA.targets.joined(separator: ", "))") }
             return names
         }
