@@ -35,6 +35,7 @@ CONFIGS["qwen3_moe"] = dict(model_type="qwen3_moe", vocab_size=1001, hidden_size
                             moe_intermediate_size=80, num_hidden_layers=3, num_attention_heads=4,
                             num_key_value_heads=2, head_dim=24, num_experts=6, num_experts_per_tok=3,
                             decoder_sparse_step=1, mlp_only_layers=[2])
+CONFIGS["qwen3_moe_norm"] = dict(CONFIGS["qwen3_moe"], norm_topk_prob=True, mlp_only_layers=[0])
 CONFIGS["deepseek_v3"] = dict(model_type="deepseek_v3", vocab_size=1001, hidden_size=128, intermediate_size=288,
                               moe_intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
                               num_key_value_heads=4, q_lora_rank=48, kv_lora_rank=32, qk_nope_head_dim=16,
