@@ -58,6 +58,8 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// A mixture of experts with per-layer placement, shared experts and biases (DeepSeek, Qwen-MoE,
     /// gpt-oss, Llama-4, GLM-4.5); nil for dense models and for Mixtral's uniform `experts`.
     public var moe: MoELayout? = nil
+    /// Fraction of head_dim that is rotated (GLM-4.5's `partial_rotary_factor`, 0.5 by default; 1 elsewhere).
+    public var rotaryFraction: Double = 1
     /// Multi-token-prediction layers in the checkpoint (`num_nextn_predict_layers`) that
     /// transformers does not build; reported apart from `parameters`.
     public var mtpLayers: Int = 0
@@ -96,6 +98,11 @@ public struct ModelArchitecture: Sendable, Equatable {
         public var expertBias: Bool
         /// Which layers are sparse; the others have a dense gated MLP of `intermediateSize`.
         public var sparse: [Bool]
+        /// DeepSeek-V3/GLM-4.5 group-limited routing: `n_group` groups of experts, `topk_group` kept per token.
+        public var groups: Int = 1
+        public var groupsPerToken: Int = 1
+        /// `norm_topk_prob`: the top-k routing weights are divided by their sum.
+        public var normalizeTopK: Bool = false
     }
 
     public init(
@@ -387,6 +394,7 @@ extension ModelArchitecture {
                     experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? (type == "qwen2_moe" ? 4 : 8),
                     expertIntermediate: try r.int(["moe_intermediate_size"]) ?? intermediateSize, shared: shared, sparse: sparse,
                     sharedGate: shared > 0)
+                moe?.normalizeTopK = try r.bool("norm_topk_prob") ?? false
                 uniformExpertsOff()
             }
         case "deepseek_v2", "deepseek_v3", "glm4_moe":
@@ -402,6 +410,7 @@ extension ModelArchitecture {
                 qkvBias = attentionBias ?? false  // q, k and v; o_proj has no bias (modeling_glm4_moe.py)
                 outputBias = false
                 if try r.bool("use_qk_norm") == true { qkNormPerLayer = 2 * headDim }
+                rotaryFraction = try r.double(["partial_rotary_factor"]) ?? 0.5  // Glm4MoeConfig's default
             }
             if let e = try r.int(["n_routed_experts"]), e > 0 {
                 let firstDense = try r.int(["first_k_dense_replace"]) ?? 0
@@ -414,6 +423,9 @@ extension ModelArchitecture {
                     sparse: (0..<layers).map { $0 >= firstDense && freq > 0 && $0 % freq == 0 },
                     // DeepSeek-V3 and GLM-4.5 route with a learned correction bias (noaux_tc); V2 does not.
                     correctionBias: type != "deepseek_v2" || (try r.string("topk_method")) == "noaux_tc")
+                moe?.groups = max(try r.int(["n_group"]) ?? (type == "deepseek_v3" ? 8 : 1), 1)
+                moe?.groupsPerToken = max(try r.int(["topk_group"]) ?? (type == "deepseek_v3" ? 4 : 1), 1)
+                moe?.normalizeTopK = try r.bool("norm_topk_prob") ?? (type != "deepseek_v2")
                 uniformExpertsOff()
             }
             mtpLayers = try r.int(["num_nextn_predict_layers"]) ?? 0
