@@ -89,7 +89,7 @@ public enum Activations {
     /// docs/calibration/families/activations.md); others get the Llama/Mixtral terms.
     public static let calibratedTypes: Set<String> = [
         "llama", "mistral", "mixtral", "qwen2", "gemma2", "phi3", "gpt2",
-        "qwen3", "olmo2", "gemma3_text", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss", "glm4_moe",
+        "qwen3", "olmo2", "gemma3_text", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss", "glm4_moe", "llama4_text",
     ]
 
     /// Rotary cos and sin (one pair per rotary embedding the layers use), shared by every layer.
@@ -100,6 +100,9 @@ public enum Activations {
         case "olmo2":
             // Olmo2RotaryEmbedding returns cos/sin in fp32 (modeling_olmo2.py applies RoPE in fp32).
             return 2 * s * a.headDim * 4
+        case "llama4_text":
+            // Llama-4 rotates with complex freqs_cis (complex64: 8 bytes per d/2 pair), one tensor.
+            return 4 * s * a.headDim
         case "gpt_oss":
             // GptOssRotaryEmbedding keeps half-width cos/sin (the two halves are rotated, not interleaved).
             return 2 * s * (a.headDim / 2) * e
@@ -176,7 +179,8 @@ public enum Activations {
         var kinds: [LayerKind: (count: Int, index: Int)] = [:]
         for l in range {
             let kind = LayerKind(
-                sliding: l < a.slidingLayers.count && a.slidingLayers[l], sparse: a.moe.map { l < $0.sparse.count && $0.sparse[l] } ?? false)
+                sliding: l < a.slidingLayers.count && a.slidingLayers[l], sparse: a.moe.map { l < $0.sparse.count && $0.sparse[l] } ?? false,
+                noRope: l < a.noRopeLayers.count && a.noRopeLayers[l])
             kinds[kind, default: (0, l)].count += 1
         }
         var sum = 0
@@ -199,6 +203,7 @@ public enum Activations {
     struct LayerKind: Hashable {
         var sliding: Bool
         var sparse: Bool
+        var noRope: Bool
     }
 
     /// Layer 0's input (the embedding output) needs no gradient under LoRA, so what only its
@@ -380,6 +385,7 @@ public enum Activations {
     /// Attention of one layer, with the q/k norms of the families that have them.
     static func attention(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int) -> Int {
         if let mla = a.latent { return latentAttention(a, x, mla, heads: heads) }
+        if a.modelType == "llama4_text" { return llama4Attention(a, x, index: index, heads: heads, kv: kv) }
         let t = x.batch * x.seq
         let e = x.elementBytes
         let d = a.headDim
@@ -403,6 +409,31 @@ public enum Activations {
             // Partial rotary (GLM-4.5) concatenates q and k: the kernel's output is not o_proj's input,
             // which is a separate contiguous copy (as with Phi-3).
             bytes += e * t * heads * d
+        }
+        return bytes
+    }
+
+    /// Llama-4 attention (modeling_llama4.py Llama4TextAttention). RoPE layers: L2 q/k norm without
+    /// weight (fp32 input copy and rsqrt per head, for q and k) and chunked attention; NoPE layers: the
+    /// fp32 temperature scales (b, s, 1, 1) multiplied into q, and full causal attention.
+    static func llama4Attention(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let d = a.headDim
+        let rope = !(index < a.noRopeLayers.count && a.noRopeLayers[index])
+        var bytes = rope ? 4 * t * heads * d + 4 * t * heads + 4 * t * kv * d + 4 * t * kv : 4 * t
+        if x.attention == .eager {
+            // q, the repeated k and v, o_proj's input copy, and the softmax in the model dtype (Llama-4's
+            // eager path does not upcast it), which the second bmm reads.
+            bytes += 4 * e * t * heads * d + e * b * heads * s * s
+        } else if rope, s > (a.attentionChunk ?? Int.max) {
+            // A chunked mask is materialized once a chunk boundary falls inside the sequence: k and v are
+            // repeated to all heads and the (b, 1, s, s) mask is kept, as for a sliding window.
+            bytes += 4 * e * t * heads * d + 4 * b * heads * s + e * b * s * s
+        } else {
+            bytes += 2 * e * t * heads * d + 2 * e * t * kv * d + 4 * b * heads * s
         }
         return bytes
     }
@@ -442,7 +473,10 @@ public enum Activations {
         bytes += e * t * c  // kv_b_proj's input
         if x.attention == .eager {
             // q and the expanded k (copies made by matmul), the fp32 softmax and its cast, v, o_proj's input.
-            bytes += 2 * e * t * heads * dq + 4 * scores + (e != 4 ? e * scores : 0) + e * t * heads * dv + e * t * heads * dv
+            // v is a slice of kv_b_proj's output (nope + v per head): matmul copies it for b > 1, but for
+            // b = 1 the reshape is a view and the whole kv_b_proj output storage is what is kept.
+            let v = b == 1 ? e * t * heads * (mla.qkNopeHeadDim + dv) : e * t * heads * dv
+            bytes += 2 * e * t * heads * dq + 4 * scores + (e != 4 ? e * scores : 0) + v + e * t * heads * dv
         } else if dq != dv {
             // sdpa with a v head dim different from the q/k one: on CPU the fused kernel refuses it and
             // the math path runs in fp32, keeping q, k, v, the softmax (also the bmm operand), and the
@@ -494,6 +528,15 @@ public enum Activations {
             bytes += (e != 4 ? 4 * t * h : 0) + 4 * t * n + 16 * t * moe.groups + 8 * t * moe.groupsPerToken + t * n + 8 * t * k
             if moe.normalizeTopK { bytes += 4 * t * k + 4 * t }
             weightBytes = 4
+        case "llama4_text":
+            // Llama4Router: top-k indices (also the scatter's index) and the fp32 sigmoid of the scattered
+            // (T, E) scores. Llama4TextMoe then runs every expert on every token (bmm over E copies of the
+            // input): per expert and token the repeated input, the score in the model dtype, the scaled
+            // input (bmm operand), gate_up 2i, SiLU output, product (modeling_llama4.py Llama4TextMoe).
+            bytes += 8 * t * k + 4 * t * n
+            bytes += n * t * (2 * e * h + e + 4 * e * i)
+            if shared > 0 { bytes += 4 * e * t * shared }
+            return bytes
         case "gpt_oss":
             // GptOssTopKRouter: top-k indices, then a softmax over the k kept logits in the model dtype.
             bytes += 8 * t * k + e * t * k

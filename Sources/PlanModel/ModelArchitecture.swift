@@ -58,6 +58,10 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// A mixture of experts with per-layer placement, shared experts and biases (DeepSeek, Qwen-MoE,
     /// gpt-oss, Llama-4, GLM-4.5); nil for dense models and for Mixtral's uniform `experts`.
     public var moe: MoELayout? = nil
+    /// Llama-4: the layers without RoPE (`no_rope_layers` 0; by default every 4th), which use full causal
+    /// attention with temperature tuning; the others use chunked attention of `attentionChunk` tokens.
+    public var noRopeLayers: [Bool] = []
+    public var attentionChunk: Int? = nil
     /// Fraction of head_dim that is rotated (GLM-4.5's `partial_rotary_factor`, 0.5 by default; 1 elsewhere).
     public var rotaryFraction: Double = 1
     /// Multi-token-prediction layers in the checkpoint (`num_nextn_predict_layers`) that
@@ -451,6 +455,12 @@ extension ModelArchitecture {
             }
             let expertWidth = intermediateSize
             intermediateSize = try r.int(["intermediate_size_mlp"]) ?? intermediateSize
+            let interval = try r.int(["no_rope_layer_interval"]) ?? 4
+            noRopeLayers = (0..<layers).map { interval > 0 && ($0 + 1) % interval == 0 }
+            if case .array(let items)? = r.config["no_rope_layers"], items.count >= layers {
+                noRopeLayers = (0..<layers).map { items[$0] == .int(0) }
+            }
+            attentionChunk = try r.int(["attention_chunk_size"]) ?? 8192
             moe = try moeLayout(
                 experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? 1, expertIntermediate: expertWidth, shared: expertWidth,
                 sparse: sparse)
