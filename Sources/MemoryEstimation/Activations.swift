@@ -473,20 +473,27 @@ public enum Activations {
         bytes += e * t * c  // kv_b_proj's input
         if x.attention == .eager {
             // q and the expanded k (copies made by matmul), the fp32 softmax and its cast, v, o_proj's input.
-            // v is a slice of kv_b_proj's output (nope + v per head): matmul copies it for b > 1, but for
-            // b = 1 the reshape is a view and the whole kv_b_proj output storage is what is kept.
-            let v = b == 1 ? e * t * heads * (mla.qkNopeHeadDim + dv) : e * t * heads * dv
-            bytes += 2 * e * t * heads * dq + 4 * scores + (e != 4 ? e * scores : 0) + v + e * t * heads * dv
+            bytes += 2 * e * t * heads * dq + 4 * scores + (e != 4 ? e * scores : 0) + latentValue(a, x, mla, heads: heads, bytes: e)
+                + e * t * heads * dv
         } else if dq != dv {
             // sdpa with a v head dim different from the q/k one: on CPU the fused kernel refuses it and
             // the math path runs in fp32, keeping q, k, v, the softmax (also the bmm operand), and the
             // output cast back to the model dtype as o_proj's input.
-            bytes += 4 * t * heads * dq * 2 + 4 * scores + 4 * t * heads * dv + e * t * heads * dv
+            bytes += 4 * t * heads * dq * 2 + 4 * scores + latentValue(a, x, mla, heads: heads, bytes: 4) + e * t * heads * dv
         } else {
             // Equal head dims (not measured): the fused kernel as for Llama, output shared with o_proj.
             bytes += 2 * e * t * heads * dq + 2 * e * t * heads * dv + 4 * b * heads * s
         }
         return bytes
+    }
+
+    /// v as the attention's second matmul keeps it. v is a slice of kv_b_proj's output (nope + v per
+    /// head): matmul copies it for b > 1 (and the fp32 math path casts a 16-bit v), but for b = 1 in the
+    /// model dtype the reshape is a view and the whole kv_b_proj output storage is kept.
+    static func latentValue(_ a: ModelArchitecture, _ x: Shape, _ mla: ModelArchitecture.LatentAttention, heads: Int, bytes: Int) -> Int {
+        let t = x.batch * x.seq
+        let view = x.batch == 1 && bytes == x.elementBytes
+        return bytes * t * heads * (view ? mla.qkNopeHeadDim + mla.vHeadDim : mla.vHeadDim)
     }
 
     /// The MLP of layer `index`: dense, Mixtral's uniform experts, or a per-layer `MoELayout`.
