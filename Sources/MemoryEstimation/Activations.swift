@@ -475,13 +475,15 @@ public enum Activations {
             // q and the expanded k (copies made by matmul), the fp32 softmax and its cast, v, o_proj's input.
             bytes += 2 * e * t * heads * dq + 4 * scores + (e != 4 ? e * scores : 0) + latentValue(a, x, mla, heads: heads, bytes: e)
                 + e * t * heads * dv
-        } else if dq != dv {
-            // sdpa with a v head dim different from the q/k one: on CPU the fused kernel refuses it and
-            // the math path runs in fp32, keeping q, k, v, the softmax (also the bmm operand), and the
-            // output cast back to the model dtype as o_proj's input.
+        } else if x.attention == .sdpa && dq != dv {
+            // sdpa with a v head dim different from the q/k one: on CPU (where this was measured) the
+            // fused kernel refuses it and the math path runs in fp32, keeping q, k, v, the softmax (also
+            // the bmm operand), and the output cast back to the model dtype as o_proj's input. CUDA's
+            // memory-efficient kernel accepts dq != dv and keeps far less (the CLI says so).
             bytes += 4 * t * heads * dq * 2 + 4 * scores + latentValue(a, x, mla, heads: heads, bytes: 4) + e * t * heads * dv
         } else {
-            // Equal head dims (not measured): the fused kernel as for Llama, output shared with o_proj.
+            // --attention flash, or equal head dims (not measured: no fused kernel on CPU takes dq != dv):
+            // the fused kernel as for Llama: q, k, v, the output (shared with o_proj's input), logsumexp.
             bytes += 2 * e * t * heads * dq + 2 * e * t * heads * dv + 4 * b * heads * s
         }
         return bytes

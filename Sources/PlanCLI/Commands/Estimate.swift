@@ -93,6 +93,12 @@ struct Estimate: PlanCommand {
                 "activations for \(a.modelType) (experts, latent attention, q/k norms, sinks) are not yet calibrated on measurements: "
                     + "they are the dense-decoder terms of the same widths, a lower bound")
         }
+        if let mla = a.latent, w.mode == .train, w.attention == .sdpa, mla.qkHeadDim != mla.vHeadDim {
+            e.warnings.append(
+                "activations for \(a.modelType)'s latent attention with sdpa are as measured on CPU, where q/k head dim "
+                    + "\(mla.qkHeadDim) != v head dim \(mla.vHeadDim) sends sdpa to its fp32 math path, which keeps the s^2 scores; "
+                    + "on CUDA the memory-efficient kernel keeps far less (--attention flash estimates a fused kernel)")
+        }
         let recs = Array(
             Recommender.recommend(
                 a, w, gpus: catalog.gpus, options: options, strategy: splitOptions.strategy, tp: splitOptions.tp,
