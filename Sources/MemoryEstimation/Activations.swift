@@ -530,11 +530,12 @@ public enum Activations {
         switch a.modelType {
         case "deepseek_v3", "glm4_moe":
             // DeepseekV3TopkRouter: an fp32 copy of the input (16-bit only), the sigmoid scores 4TE, the
-            // per-group top-2 indices (int64, 2 per group), the kept groups' indices, the bool expert mask,
-            // the top-k indices of the gather; with norm_topk_prob the fp32 weights and their sum.
+            // top-k indices of the gather; with norm_topk_prob the fp32 weights and their sum. The group
+            // selection (per-group top-2, kept groups, bool mask) is packed too, but nothing with a
+            // gradient uses it, so autograd frees it after the forward (the allocator shows it gone).
             // (The measured 16-bit models also copy the router weight to fp32, 4Eh: from_pretrained keeps
             // it fp32 via _keep_in_fp32_modules_strict, so it is left out.)
-            bytes += (e != 4 ? 4 * t * h : 0) + 4 * t * n + 16 * t * moe.groups + 8 * t * moe.groupsPerToken + t * n + 8 * t * k
+            bytes += (e != 4 ? 4 * t * h : 0) + 4 * t * n + 8 * t * k
             if moe.normalizeTopK { bytes += 4 * t * k + 4 * t }
             weightBytes = 4
         case "llama4_text":

@@ -102,9 +102,6 @@ public struct ModelArchitecture: Sendable, Equatable {
         public var expertBias: Bool
         /// Which layers are sparse; the others have a dense gated MLP of `intermediateSize`.
         public var sparse: [Bool]
-        /// DeepSeek-V3/GLM-4.5 group-limited routing: `n_group` groups of experts, `topk_group` kept per token.
-        public var groups: Int = 1
-        public var groupsPerToken: Int = 1
         /// `norm_topk_prob`: the top-k routing weights are divided by their sum.
         public var normalizeTopK: Bool = false
     }
@@ -427,8 +424,6 @@ extension ModelArchitecture {
                     sparse: (0..<layers).map { $0 >= firstDense && freq > 0 && $0 % freq == 0 },
                     // DeepSeek-V3 and GLM-4.5 route with a learned correction bias (noaux_tc); V2 does not.
                     correctionBias: type != "deepseek_v2" || (try r.string("topk_method")) == "noaux_tc")
-                moe?.groups = max(try r.int(["n_group"]) ?? (type == "deepseek_v3" ? 8 : 1), 1)
-                moe?.groupsPerToken = max(try r.int(["topk_group"]) ?? (type == "deepseek_v3" ? 4 : 1), 1)
                 moe?.normalizeTopK = try r.bool("norm_topk_prob") ?? (type != "deepseek_v2")
                 uniformExpertsOff()
             }

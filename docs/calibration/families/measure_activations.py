@@ -80,9 +80,11 @@ def grid():
                     attn = "eager"
                 for b, s in GC_BS:
                     cases.append(dict(arch=arch, dtype=dt, attn=attn, gc=gcm, b=b, s=s))
+    out = OrderedDict()  # gpt-oss maps sdpa to eager, which would repeat a case
     for c in cases:
         c["id"] = "|".join(str(c[k]) for k in ("arch", "dtype", "attn", "gc", "b", "s")) + "|train"
-    return cases
+        out.setdefault(c["id"], c)
+    return list(out.values())
 
 
 def main():
