@@ -73,14 +73,53 @@ public enum Activations {
         }
     }
 
-    enum Family { case llama, gemma2, gpt2 }
+    /// `olmo2` also stands for gpt-oss: both norms multiply the weight in fp32 before casting back.
+    enum Family { case llama, gemma2, gpt2, olmo2 }
 
     static func family(_ a: ModelArchitecture) -> Family {
         switch a.modelType {
         case "gpt2": .gpt2
         case "gemma2", "gemma3_text": .gemma2
+        case "olmo2", "gpt_oss": .olmo2
         default: .llama
         }
+    }
+
+    /// The families whose activations were measured (docs/calibration/findings.md and
+    /// docs/calibration/families/activations.md); others get the Llama/Mixtral terms.
+    public static let calibratedTypes: Set<String> = [
+        "llama", "mistral", "mixtral", "qwen2", "gemma2", "phi3", "gpt2",
+        "qwen3", "olmo2", "gemma3_text", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss", "glm4_moe", "llama4_text",
+    ]
+
+    /// Rotary cos and sin (one pair per rotary embedding the layers use), shared by every layer.
+    static func rotary(_ a: ModelArchitecture, _ x: Shape, range: Range<Int>) -> Int {
+        let s = x.seq
+        let e = x.elementBytes
+        switch a.modelType {
+        case "olmo2":
+            // Olmo2RotaryEmbedding returns cos/sin in fp32 (modeling_olmo2.py applies RoPE in fp32).
+            return 2 * s * a.headDim * 4
+        case "llama4_text":
+            // Llama-4 rotates with complex freqs_cis (complex64: 8 bytes per d/2 pair), one tensor.
+            return 4 * s * a.headDim
+        case "gpt_oss":
+            // GptOssRotaryEmbedding keeps half-width cos/sin (the two halves are rotated, not interleaved).
+            return 2 * s * (a.headDim / 2) * e
+        case "gemma3_text":
+            // Gemma-3 has a local (sliding layers) and a global rotary embedding: a pair each when both kinds are present.
+            let sliding = range.filter { $0 < a.slidingLayers.count && a.slidingLayers[$0] }.count
+            let kinds = (sliding > 0 ? 1 : 0) + (sliding < range.count ? 1 : 0)
+            return kinds * 2 * s * a.headDim * e
+        default:
+            if let mla = a.latent { return 2 * s * mla.qkRopeHeadDim * e }  // only the rope part of q/k is rotated
+            return 2 * s * rotaryDim(a) * e
+        }
+    }
+
+    /// Rotated width of a head (GLM-4.5 rotates half of it).
+    static func rotaryDim(_ a: ModelArchitecture) -> Int {
+        a.rotaryFraction >= 1 ? a.headDim : Int(Double(a.headDim) * a.rotaryFraction)
     }
 
     /// Saved-for-backward bytes for the layers `layerRange` (a pipeline stage), with or without the
@@ -108,12 +147,18 @@ public enum Activations {
             // LlamaRMSNorm: fp32 copy of the input 4Th, rsqrt 4T, normalized input in the model dtype eTh.
             norm = 4 * t * h + 4 * t + e * t * h
             if embedding { r.embedding = 8 * t }
-            r.shared = 2 * s * a.headDim * e  // rotary cos and sin, shared by every layer
+            r.shared = rotary(a, x, range: range)  // rotary cos and sin, shared by every layer
         case .gemma2:
             // Gemma2RMSNorm computes in fp32: input copy 4Th, rsqrt 4T, normalized 4Th, (1 + weight) 4h.
             norm = 8 * t * h + 4 * t + 4 * h
             if embedding { r.embedding = 8 * t }
-            r.shared = 2 * s * a.headDim * e
+            r.shared = rotary(a, x, range: range)
+        case .olmo2:
+            // Olmo2RMSNorm / GptOssRMSNorm: `(weight * hidden_states).to(input_dtype)` multiplies in fp32, so
+            // the fp32 input copy 4Th, rsqrt 4T and the fp32 normalized input 4Th are kept.
+            norm = 8 * t * h + 4 * t
+            if embedding { r.embedding = 8 * t }
+            r.shared = rotary(a, x, range: range)
         case .gpt2:
             // LayerNorm keeps its input, mean and rstd.
             norm = e * t * h + 2 * e * t
@@ -129,18 +174,22 @@ public enum Activations {
             let softcap = (fam == .gemma2 && a.finalLogitSoftcap != nil) ? e * t * v : 0
             r.outputAndLoss = (frozen ? 0 : e * t * h) + softcap + loss
         }
-        // Layers differ only by whether they use the sliding window: compute each kind once.
-        var slidingCount = 0
-        for l in range where l < a.slidingLayers.count && a.slidingLayers[l] { slidingCount += 1 }
-        let kinds = [(range.count - slidingCount, false), (slidingCount, true)].filter { $0.0 > 0 }
+        // Layers differ only by whether they use the sliding window and whether their MLP is sparse:
+        // compute each kind once.
+        var kinds: [LayerKind: (count: Int, index: Int)] = [:]
+        for l in range {
+            let kind = LayerKind(
+                sliding: l < a.slidingLayers.count && a.slidingLayers[l], sparse: a.moe.map { l < $0.sparse.count && $0.sparse[l] } ?? false,
+                noRope: l < a.noRopeLayers.count && a.noRopeLayers[l])
+            kinds[kind, default: (0, l)].count += 1
+        }
         var sum = 0
         var largest = 0
-        for (count, sliding) in kinds {
-            let index = sliding ? a.slidingLayers.firstIndex(of: true)! : (a.slidingLayers.firstIndex(of: false) ?? 0)
-            let full = layer(a, x, index: index, norm: norm)
+        for (_, kind) in kinds.sorted(by: { $0.value.index < $1.value.index }) {
+            let full = layer(a, x, index: kind.index, norm: norm)
             largest = max(largest, full)
             // Full recomputation keeps only each layer's input hidden state.
-            sum += count * (x.checkpointing ? e * t * h : full)
+            sum += kind.count * (x.checkpointing ? e * t * h : full)
         }
         if frozen, !x.checkpointing, range.contains(0), let lora = x.lora {
             sum -= loraFirstLayerSavings(a, x, lora, norm: norm)
@@ -154,6 +203,12 @@ public enum Activations {
         r.largestLayer = largest
         if x.checkpointing { r.shared = 0 }
         return r
+    }
+
+    struct LayerKind: Hashable {
+        var sliding: Bool
+        var sparse: Bool
+        var noRope: Bool
     }
 
     /// Layer 0's input (the embedding output) needs no gradient under LoRA, so what only its
@@ -197,10 +252,16 @@ public enum Activations {
         let i = (a.intermediateSize + x.tp - 1) / x.tp
         let scores = b * heads * s * s
         switch family(a) {
-        case .llama:
-            let full = 2 * norm + e * t * h + llamaAttention(a, x, index: index, heads: heads, kv: kv) + llamaMLP(a, x, i: i)
+        case .llama, .olmo2:
+            // Llama: two norms, the q/k/v input (the input norm's output) and the MLP. OLMo-2 has no input
+            // norm but two post-norms, and q/k/v read the layer input itself: the same terms.
+            let full = 2 * norm + e * t * h + attention(a, x, index: index, heads: heads, kv: kv) + mlp(a, x, index: index, i: i)
             guard let lora = x.lora else { return full }
             return full + loraDelta(a, x, lora, heads: heads, i: i)
+        case .gemma2 where a.modelType == "gemma3_text":
+            // Gemma-3: Gemma-2's four norms, the q/k/v input, per-head q/k norms, Llama's attention (sdpa is
+            // supported; no score soft-capping), the gate/up input and the GELU-gated MLP (modeling_gemma3.py).
+            return 4 * norm + e * t * h + attention(a, x, index: index, heads: heads, kv: kv) + e * t * h + 4 * e * t * i
         case .gemma2:
             var attn = 4 * e * t * heads * d + 4 * scores + (e != 4 ? e * scores : 0)
             if a.attentionSoftcap != nil { attn += e * scores }  // tanh of the soft-capped scores
@@ -426,5 +487,201 @@ public enum Activations {
             ? routed * (16 + 4 + 3 * e * h + 4 * e * i)
             : routed * (24 + 4 + 2 * e * h + 4 * e * i) + 4 * experts
         return router + expertBytes
+    }
+
+    /// Attention of one layer, with the q/k norms of the families that have them.
+    static func attention(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int) -> Int {
+        if let mla = a.latent { return latentAttention(a, x, mla, heads: heads) }
+        if a.modelType == "llama4_text" { return llama4Attention(a, x, index: index, heads: heads, kv: kv) }
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let d = a.headDim
+        var bytes = a.sinksPerLayer > 0 ? sinkAttention(a, x, heads: heads, kv: kv) : llamaAttention(a, x, index: index, heads: heads, kv: kv)
+        if a.qkNormPerLayer > 0 {
+            switch family(a) {
+            case .olmo2:
+                // Olmo2RMSNorm over the whole q (a·d) and k (k·d) projections: fp32 input copy, rsqrt per
+                // token, fp32 normalized input (modeling_olmo2.py, q_norm/k_norm before the head split).
+                bytes += 8 * t * heads * d + 4 * t + 8 * t * kv * d + 4 * t
+            case .gemma2:
+                // Gemma3RMSNorm per head on q and k: fp32 input copy, rsqrt per head, fp32 normalized, (1 + w).
+                bytes += 8 * t * heads * d + 4 * t * heads + 4 * d + 8 * t * kv * d + 4 * t * kv + 4 * d
+            default:
+                // Qwen3/GLM-4.5 RMSNorm per head on q and k: fp32 input copy, rsqrt per head, normalized
+                // input in the model dtype (it replaces the plain q/k as what RoPE and the kernel read).
+                bytes += (4 + e) * t * heads * d + 4 * t * heads + (4 + e) * t * kv * d + 4 * t * kv
+            }
+        }
+        if rotaryDim(a) < d, x.attention != .eager {
+            // Partial rotary (GLM-4.5) concatenates q and k: the kernel's output is not o_proj's input,
+            // which is a separate contiguous copy (as with Phi-3).
+            bytes += e * t * heads * d
+        }
+        return bytes
+    }
+
+    /// Llama-4 attention (modeling_llama4.py Llama4TextAttention). RoPE layers: L2 q/k norm without
+    /// weight (fp32 input copy and rsqrt per head, for q and k) and chunked attention; NoPE layers: the
+    /// fp32 temperature scales (b, s, 1, 1) multiplied into q, and full causal attention.
+    static func llama4Attention(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let d = a.headDim
+        let rope = !(index < a.noRopeLayers.count && a.noRopeLayers[index])
+        var bytes = rope ? 4 * t * heads * d + 4 * t * heads + 4 * t * kv * d + 4 * t * kv : 4 * t
+        if x.attention == .eager {
+            // q, the repeated k and v, o_proj's input copy, and the softmax in the model dtype (Llama-4's
+            // eager path does not upcast it), which the second bmm reads.
+            bytes += 4 * e * t * heads * d + e * b * heads * s * s
+        } else if rope, s > (a.attentionChunk ?? Int.max) {
+            // A chunked mask is materialized once a chunk boundary falls inside the sequence: k and v are
+            // repeated to all heads and the (b, 1, s, s) mask is kept, as for a sliding window.
+            bytes += 4 * e * t * heads * d + 4 * b * heads * s + e * b * s * s
+        } else {
+            bytes += 2 * e * t * heads * d + 2 * e * t * kv * d + 4 * b * heads * s
+        }
+        return bytes
+    }
+
+    /// gpt-oss attention (eager; GptOssForCausalLM refuses sdpa in transformers 5.24, so sdpa falls
+    /// back to this): repeated k (matmul's operand), q, repeated v, o_proj's input; the scores with
+    /// the sink logit concatenated go through `max` (int64 indices, b·a·s) and a softmax over s + 1
+    /// columns kept in the model dtype (no fp32 upcast); the bmm reads a slice of that softmax.
+    static func sinkAttention(_ a: ModelArchitecture, _ x: Shape, heads: Int, kv: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let e = x.elementBytes
+        let t = b * s
+        return 4 * e * t * heads * a.headDim + 8 * b * heads * s + e * b * heads * s * (s + 1)
+    }
+
+    /// DeepSeek multi-head latent attention (modeling_deepseek_v3.py DeepseekV3Attention). q through
+    /// q_a_proj → q_a_layernorm → q_b_proj (or a plain q_proj, which shares the layer's q/k/v input);
+    /// the compressed kv through kv_a_layernorm → kv_b_proj; k_pe is expanded to every head.
+    static func latentAttention(_ a: ModelArchitecture, _ x: Shape, _ mla: ModelArchitecture.LatentAttention, heads: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let dq = mla.qkHeadDim
+        let dv = mla.vHeadDim
+        let c = mla.kvLoraRank
+        let scores = b * heads * s * s
+        var bytes = 0
+        if let q = mla.qLoraRank {
+            // q_a_layernorm (fp32 input copy, rsqrt, normalized in the model dtype) and q_b_proj's input.
+            bytes += 4 * t * q + 4 * t + e * t * q + e * t * q
+        }
+        // kv_a_layernorm reads the first kvLoraRank columns of kv_a_proj_with_mqa's output: in 16-bit
+        // the fp32 copy has that width, in fp32 the (strided) view keeps the whole c + rope storage.
+        bytes += 4 * t * (c + (e == 4 ? mla.qkRopeHeadDim : 0)) + 4 * t + e * t * c
+        bytes += e * t * c  // kv_b_proj's input
+        if x.attention == .eager {
+            // q and the expanded k (copies made by matmul), the fp32 softmax and its cast, v, o_proj's input.
+            bytes += 2 * e * t * heads * dq + 4 * scores + (e != 4 ? e * scores : 0) + latentValue(a, x, mla, heads: heads, bytes: e)
+                + e * t * heads * dv
+        } else if x.attention == .sdpa && dq != dv {
+            // sdpa with a v head dim different from the q/k one: on CPU (where this was measured) the
+            // fused kernel refuses it and the math path runs in fp32, keeping q, k, v, the softmax (also
+            // the bmm operand), and the output cast back to the model dtype as o_proj's input. CUDA's
+            // memory-efficient kernel accepts dq != dv and keeps far less (the CLI says so).
+            bytes += 4 * t * heads * dq * 2 + 4 * scores + latentValue(a, x, mla, heads: heads, bytes: 4) + e * t * heads * dv
+        } else {
+            // --attention flash, or equal head dims (not measured: no fused kernel on CPU takes dq != dv):
+            // the fused kernel as for Llama: q, k, v, the output (shared with o_proj's input), logsumexp.
+            bytes += 2 * e * t * heads * dq + 2 * e * t * heads * dv + 4 * b * heads * s
+        }
+        return bytes
+    }
+
+    /// v as the attention's second matmul keeps it. v is a slice of kv_b_proj's output (nope + v per
+    /// head): matmul copies it for b > 1 (and the fp32 math path casts a 16-bit v), but for b = 1 in the
+    /// model dtype the reshape is a view and the whole kv_b_proj output storage is kept.
+    static func latentValue(_ a: ModelArchitecture, _ x: Shape, _ mla: ModelArchitecture.LatentAttention, heads: Int, bytes: Int) -> Int {
+        let t = x.batch * x.seq
+        let view = x.batch == 1 && bytes == x.elementBytes
+        return bytes * t * heads * (view ? mla.qkNopeHeadDim + mla.vHeadDim : mla.vHeadDim)
+    }
+
+    /// The MLP of layer `index`: dense, Mixtral's uniform experts, or a per-layer `MoELayout`.
+    static func mlp(_ a: ModelArchitecture, _ x: Shape, index: Int, i: Int) -> Int {
+        guard let moe = a.moe else { return llamaMLP(a, x, i: i) }
+        guard index < moe.sparse.count, moe.sparse[index] else {
+            // A dense layer of a MoE model (first_k_dense_replace, mlp_only_layers, decoder_sparse_step).
+            return x.elementBytes * x.batch * x.seq * a.hiddenSize + 4 * x.elementBytes * x.batch * x.seq * i
+        }
+        return moeMLP(a, x, moe)
+    }
+
+    /// A sparse layer: router, routed experts (transformers' grouped GEMMs by default), shared experts.
+    /// TP: the expert and shared widths are split like `intermediate_size`; every expert's tokens stay.
+    static func moeMLP(_ a: ModelArchitecture, _ x: Shape, _ moe: ModelArchitecture.MoELayout) -> Int {
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        let n = moe.experts
+        let k = moe.expertsPerToken
+        let routed = t * k
+        let i = (moe.expertIntermediate + x.tp - 1) / x.tp
+        let shared = (moe.sharedIntermediate + x.tp - 1) / x.tp
+        // The MLP input (post-attention norm output) is kept once, by the router or the shared expert.
+        var bytes = e * t * h
+        // Routing weights as the experts multiply them: fp32 for the sigmoid routers, model dtype otherwise.
+        var weightBytes = e
+        // int64 permutation indices the grouped experts keep (3; gpt-oss's 4) and bytes per routed row
+        // of the gated activation (gate_up 2i, SiLU output i, product i; gpt-oss's clamp/sigmoid GLU 7i).
+        var indexBytes = 24
+        var act = 4 * e * i
+        switch a.modelType {
+        case "deepseek_v3", "glm4_moe":
+            // DeepseekV3TopkRouter: an fp32 copy of the input (16-bit only), the sigmoid scores 4TE, the
+            // top-k indices of the gather; with norm_topk_prob the fp32 weights and their sum. The group
+            // selection (per-group top-2, kept groups, bool mask) is packed too, but nothing with a
+            // gradient uses it, so autograd frees it after the forward (the allocator shows it gone).
+            // (The measured 16-bit models also copy the router weight to fp32, 4Eh: from_pretrained keeps
+            // it fp32 via _keep_in_fp32_modules_strict, so it is left out.)
+            bytes += (e != 4 ? 4 * t * h : 0) + 4 * t * n + 8 * t * k
+            if moe.normalizeTopK { bytes += 4 * t * k + 4 * t }
+            weightBytes = 4
+        case "llama4_text":
+            // Llama4Router: top-k indices (also the scatter's index) and the fp32 sigmoid of the scattered
+            // (T, E) scores. Llama4TextMoe then runs every expert on every token (bmm over E copies of the
+            // input): per expert and token the repeated input, the score in the model dtype, the scaled
+            // input (bmm operand), gate_up 2i, SiLU output, product (modeling_llama4.py Llama4TextMoe).
+            bytes += 8 * t * k + 4 * t * n
+            bytes += n * t * (2 * e * h + e + 4 * e * i)
+            if shared > 0 { bytes += 4 * e * t * shared }
+            return bytes
+        case "gpt_oss":
+            // GptOssTopKRouter: top-k indices, then a softmax over the k kept logits in the model dtype.
+            bytes += 8 * t * k + e * t * k
+            indexBytes = 32
+            // gate_up output (both clamps read strided views of it) 2i, sigmoid, clamped gate, (up + 1),
+            // GLU, product: 7i per routed row (modeling_gpt_oss.py GptOssExperts._apply_gate).
+            act = 7 * e * i
+        default:
+            // Qwen-MoE TopKRouter: fp32 softmax 4TE, top-k indices; with norm_topk_prob the fp32 top-k
+            // values and their sum (in-place division).
+            bytes += 4 * t * n + 8 * t * k
+            if moe.normalizeTopK { bytes += 4 * t * k + 4 * t }
+        }
+        // Grouped experts: permutation indices, int32 offsets per expert, gathered input, the activation,
+        // routing weight, down output. The eager loop (not measured for these families) keeps two int64
+        // nonzero() indices and an index_add source instead, as measured on Mixtral.
+        bytes +=
+            x.eagerExperts
+            ? routed * (16 + weightBytes + 3 * e * h + act)
+            : routed * (indexBytes + weightBytes + 2 * e * h + act) + 4 * n
+        if shared > 0 {
+            // Shared expert MLP (its input is the MLP input above): SiLU input, SiLU output, up, product.
+            bytes += 4 * e * t * shared
+            if moe.sharedGate {
+                // Qwen2-MoE: sigmoid(shared_expert_gate(x)) * shared_output keeps the sigmoid (e·T) and the output.
+                bytes += e * t + e * t * h
+            }
+        }
+        return bytes
     }
 }

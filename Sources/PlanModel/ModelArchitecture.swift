@@ -62,6 +62,12 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// "new decoder" broadcasts each KV head to its query heads before the cache update
     /// (`FalconAttention._split_heads`), so the cache holds all `heads`. Nil: `kvHeads`.
     public var cachedKVHeads: Int? = nil
+    /// Llama-4: the layers without RoPE (`no_rope_layers` 0; by default every 4th), which use full causal
+    /// attention with temperature tuning; the others use chunked attention of `attentionChunk` tokens.
+    public var noRopeLayers: [Bool] = []
+    public var attentionChunk: Int? = nil
+    /// Fraction of head_dim that is rotated (GLM-4.5's `partial_rotary_factor`, 0.5 by default; 1 elsewhere).
+    public var rotaryFraction: Double = 1
     /// Multi-token-prediction layers in the checkpoint (`num_nextn_predict_layers`) that
     /// transformers does not build; reported apart from `parameters`.
     public var mtpLayers: Int = 0
@@ -100,6 +106,8 @@ public struct ModelArchitecture: Sendable, Equatable {
         public var expertBias: Bool
         /// Which layers are sparse; the others have a dense gated MLP of `intermediateSize`.
         public var sparse: [Bool]
+        /// `norm_topk_prob`: the top-k routing weights are divided by their sum.
+        public var normalizeTopK: Bool = false
     }
 
     public init(
@@ -190,7 +198,6 @@ extension ModelArchitecture {
             o["model_type"] = .string(decoder)
             o["use_sliding_window"] = config["use_sliding_window"] ?? .bool(false)
             try self.init(config: .object(o), origin: origin, assumeDense: assumeDense)
-            modelType = declared
             if config["vision_config"] != nil {
                 notes.append(
                     "'\(declared)' is a multimodal config: its language model (a \(decoder) decoder) is estimated; "
@@ -445,6 +452,7 @@ extension ModelArchitecture {
                     experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? (type == "qwen2_moe" ? 4 : 8),
                     expertIntermediate: try r.int(["moe_intermediate_size"]) ?? intermediateSize, shared: shared, sparse: sparse,
                     sharedGate: shared > 0)
+                moe?.normalizeTopK = try r.bool("norm_topk_prob") ?? false
                 uniformExpertsOff()
             }
         case "deepseek_v2", "deepseek_v3", "glm4_moe":
@@ -460,6 +468,7 @@ extension ModelArchitecture {
                 qkvBias = attentionBias ?? false  // q, k and v; o_proj has no bias (modeling_glm4_moe.py)
                 outputBias = false
                 if try r.bool("use_qk_norm") == true { qkNormPerLayer = 2 * headDim }
+                rotaryFraction = try r.double(["partial_rotary_factor"]) ?? 0.5  // Glm4MoeConfig's default
             }
             if let e = try r.int(["n_routed_experts"]), e > 0 {
                 let firstDense = try r.int(["first_k_dense_replace"]) ?? 0
@@ -472,6 +481,7 @@ extension ModelArchitecture {
                     sparse: (0..<layers).map { $0 >= firstDense && freq > 0 && $0 % freq == 0 },
                     // DeepSeek-V3 and GLM-4.5 route with a learned correction bias (noaux_tc); V2 does not.
                     correctionBias: type != "deepseek_v2" || (try r.string("topk_method")) == "noaux_tc")
+                moe?.normalizeTopK = try r.bool("norm_topk_prob") ?? (type != "deepseek_v2")
                 uniformExpertsOff()
             }
             mtpLayers = try r.int(["num_nextn_predict_layers"]) ?? 0
@@ -497,6 +507,12 @@ extension ModelArchitecture {
             }
             let expertWidth = intermediateSize
             intermediateSize = try r.int(["intermediate_size_mlp"]) ?? intermediateSize
+            let interval = try r.int(["no_rope_layer_interval"]) ?? 4
+            noRopeLayers = (0..<layers).map { interval > 0 && ($0 + 1) % interval == 0 }
+            if case .array(let items)? = r.config["no_rope_layers"], items.count >= layers {
+                noRopeLayers = (0..<layers).map { items[$0] == .int(0) }
+            }
+            attentionChunk = try r.int(["attention_chunk_size"]) ?? 8192
             moe = try moeLayout(
                 experts: e, perToken: try r.int(["num_experts_per_tok"]) ?? 1, expertIntermediate: expertWidth, shared: expertWidth,
                 sparse: sparse)

@@ -25,8 +25,11 @@ struct MeasuredCase: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { id }
 
-    static let all: [MeasuredCase] = {
-        let url = repositoryRoot.appendingPathComponent("Tests/MemoryEstimationTests/Fixtures/calibration-cases.json")
+    static let all = load("calibration-cases.json")
+
+    /// The cases of one fixture in Tests/MemoryEstimationTests/Fixtures (the layout export_fixture.py writes).
+    static func load(_ fixture: String) -> [MeasuredCase] {
+        let url = repositoryRoot.appendingPathComponent("Tests/MemoryEstimationTests/Fixtures/" + fixture)
         let doc = try! JSONValue.parse(try! Data(contentsOf: url))
         guard case .array(let cases) = doc["cases"]! else { fatalError() }
         return cases.map { c in
@@ -41,9 +44,19 @@ struct MeasuredCase: Sendable, CustomTestStringConvertible {
                 useCache: bool("use_cache"), checkpointing: bool("checkpointing"), eagerExperts: str("experts") == "eager",
                 logitsToKeep: int("logits_to_keep"), expected: expected)
         }
-    }()
+    }
 
     func architecture() throws -> ModelArchitecture { try ModelArchitecture(config: config, origin: id) }
+
+    /// The estimator's training activations for this case and its relative error against the measurement.
+    func trainingEstimate() throws -> (got: Int, error: Double) {
+        var shape = Activations.Shape(
+            batch: batch, seq: seq, elementBytes: elementBytes, attention: attention, checkpointing: checkpointing,
+            useCache: checkpointing ? nil : useCache)
+        shape.eagerExperts = eagerExperts
+        let got = Activations.training(try architecture(), shape).total
+        return (got, abs(Double(got - expected)) / Double(expected))
+    }
 }
 
 @Suite struct CalibrationTests {
@@ -56,13 +69,7 @@ struct MeasuredCase: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: MeasuredCase.all.filter { $0.kind == "train" })
     func trainingActivationsWithinFivePercent(_ c: MeasuredCase) throws {
-        let a = try c.architecture()
-        var shape = Activations.Shape(
-            batch: c.batch, seq: c.seq, elementBytes: c.elementBytes, attention: c.attention, checkpointing: c.checkpointing,
-            useCache: c.checkpointing ? nil : c.useCache)
-        shape.eagerExperts = c.eagerExperts
-        let got = Activations.training(a, shape).total
-        let err = abs(Double(got - c.expected)) / Double(c.expected)
+        let (got, err) = try c.trainingEstimate()
         #expect(err <= 0.05, "\(c.id): estimated \(got), measured \(c.expected) (\(String(format: "%.2f", err * 100))%)")
     }
 

@@ -92,10 +92,17 @@ struct Estimate: PlanCommand {
                 "\(g.name) has no native FP4: MXFP4 experts run through a weight-only kernel that dequantizes them per matmul "
                     + "(the memory is the same; compute is slower than on a GPU with FP4 tensor cores)")
         }
-        if w.mode == .train && (a.usesInventory || ["falcon", "gpt_bigcode", "gpt_neox", "starcoder2"].contains(a.modelType)) {
+        // docs/calibration/families/activations.md lists the families measured.
+        if w.mode == .train && !Activations.calibratedTypes.contains(a.modelType) {
             e.warnings.append(
                 "training activations for \(a.modelType) are not yet calibrated on measurements of its modeling code: "
                     + "they are the Llama/Mixtral terms of the same widths")
+        }
+        if let mla = a.latent, w.mode == .train, w.attention == .sdpa, mla.qkHeadDim != mla.vHeadDim {
+            e.warnings.append(
+                "activations for \(a.modelType)'s latent attention with sdpa are as measured on CPU, where q/k head dim "
+                    + "\(mla.qkHeadDim) != v head dim \(mla.vHeadDim) sends sdpa to its fp32 math path, which keeps the s^2 scores; "
+                    + "on CUDA the memory-efficient kernel keeps far less (--attention flash estimates a fused kernel)")
         }
         let recs = Array(
             Recommender.recommend(

@@ -1,0 +1,29 @@
+import Foundation
+import PlanModel
+import Testing
+import TestSupport
+
+@testable import MemoryEstimation
+
+/// Training activations of the newer families (Qwen3, OLMo-2, Gemma-3, Qwen2/3-MoE, DeepSeek-V3 with
+/// and without q_lora_rank, gpt-oss, GLM-4.5, Llama-4), measured like the calibration cases
+/// (docs/calibration/families/measure_activations.py; write-up docs/calibration/families/activations.md).
+@Suite struct FamilyActivationTests {
+    static let cases = MeasuredCase.load("family-activation-cases.json")
+
+    @Test func fixtureCoversEveryFamily() {
+        let types = Set(Self.cases.compactMap { c -> String? in if case .string(let t) = c.config["model_type"] { t } else { nil } })
+        #expect(
+            types == ["qwen3", "olmo2", "gemma3_text", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss", "glm4_moe", "llama4_text"])
+        #expect(Self.cases.count == 254)
+        // DeepSeek-V3 with and without q_lora_rank.
+        #expect(Set(Self.cases.filter { $0.id.hasPrefix("deepseek") }.map { $0.config["q_lora_rank"] == .null }) == [true, false])
+        #expect(Self.cases.contains { $0.checkpointing } && Self.cases.contains { !$0.checkpointing })
+    }
+
+    @Test(arguments: cases.filter { $0.kind == "train" })
+    func trainingActivationsWithinFivePercent(_ c: MeasuredCase) throws {
+        let (got, err) = try c.trainingEstimate()
+        #expect(err <= 0.05, "\(c.id): estimated \(got), measured \(c.expected) (\(String(format: "%.2f", err * 100))%)")
+    }
+}
