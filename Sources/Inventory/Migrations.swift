@@ -1,10 +1,14 @@
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Applies the SQL files in `Migrations/` (`0001_init.sql`, `0002_....sql`) in order, each once.
+/// Applies the SQL files in `Migrations/` (`0001_init.sql`, `0002_....sql`) in order, each once,
+/// with GRDB's `DatabaseMigrator` (which records them in `grdb_migrations`).
 ///
-/// The applied version is `PRAGMA user_version` (cheap to read on every start-up) and each
-/// migration is also recorded in `schema_migrations`. A database from a newer `plan` is refused.
+/// The applied version is also `PRAGMA user_version` (cheap to read on every start-up) and each
+/// migration is recorded in `schema_migrations`. A database from a newer `plan` is refused.
 extension PlanStore {
     struct Migration {
         var version: Int
@@ -43,29 +47,69 @@ extension PlanStore {
                 "database '\(path)' has schema version \(current) and needs upgrading to \(all.count), but it is read-only; "
                     + "run `plan init` once with write access to it")
         }
-        try maintenanceWrite { db in
-            // Another process may have migrated while we waited for the write lock.
-            let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        try Self.whileMigrating(path) {
+            // Another process may have migrated while we waited for the lock.
+            let now = try schemaVersion()
             try refuseNewer(now, known: all.count)
-            try db.execute(
-                sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT")
-            for m in all where m.version > now {
-                do {
-                    try db.execute(sql: m.sql)
-                } catch let e as DatabaseError {
-                    throw StoreError(
-                        "database '\(path)' says schema version \(now) (PRAGMA user_version), but migration \(m.name) does not apply "
-                            + "to its tables (\(e.message ?? "SQLite error")); the file was changed outside plan: restore it from a backup")
+            guard now < all.count else { return }
+            do {
+                try maintenanceWrite { db in try Self.adoptRecordedMigrations(db, all) }
+                try Self.migrator(all).migrate(queue)
+            } catch let e as DatabaseError {
+                let reached = (try? schemaVersion()) ?? now
+                let failed = all.first { $0.version == reached + 1 }?.name ?? "?"
+                if e.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {
+                    throw StoreError("migrating '\(path)' with \(failed) would leave dangling references; it was not applied")
                 }
-                try db.execute(
-                    sql: "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", arguments: [m.version, m.name])
-                try db.execute(sql: "PRAGMA user_version = \(m.version)")
-            }
-            // A migration may rebuild tables; make sure it left no dangling reference behind.
-            if try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") != nil {
-                throw StoreError("migrating '\(path)' would leave dangling references; nothing was changed")
+                throw StoreError(
+                    "database '\(path)' says schema version \(reached) (PRAGMA user_version), but migration \(failed) does not apply "
+                        + "to its tables (\(e.message ?? "SQLite error")); the file was changed outside plan: restore it from a backup")
             }
         }
+    }
+
+    /// GRDB's `DatabaseMigrator`, one migration per SQL file, each in its own transaction with
+    /// deferred foreign-key checks. Each also writes plan's own records of the version
+    /// (`schema_migrations` and `user_version`, cheap to read on every start-up), so a database is
+    /// at one version or the next, never between.
+    static func migrator(_ all: [Migration]) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for m in all {
+            migrator.registerMigration(m.name) { db in
+                try db.execute(
+                    sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT")
+                try db.execute(sql: m.sql)
+                try db.execute(sql: "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", arguments: [m.version, m.name])
+                try db.execute(sql: "PRAGMA user_version = \(m.version)")
+            }
+        }
+        return migrator
+    }
+
+    /// Databases made before plan used GRDB's migrator record their migrations only in
+    /// `schema_migrations`; the migrator learns them from there, so they upgrade intact.
+    static func adoptRecordedMigrations(_ db: Database, _ all: [Migration]) throws {
+        guard try db.tableExists("schema_migrations"), try !db.tableExists("grdb_migrations") else { return }
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+        for version in try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations ORDER BY version") {
+            guard let m = all.first(where: { $0.version == version }) else { continue }
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [m.name])
+        }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on the database's folder. `DatabaseMigrator` reads
+    /// which migrations are applied before it opens each migration's transaction, so two processes
+    /// upgrading one file at once would both run the first pending migration; the lock makes the
+    /// second wait and then find nothing to do. (The folder, not the file: closing a descriptor of
+    /// the database file would drop SQLite's own POSIX locks on it.)
+    static func whileMigrating(_ path: String, _ body: () throws -> Void) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let fd = Glibc.open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return try body() }
+        defer { Glibc.close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(fd, LOCK_UN) }
+        try body()
     }
 
     /// `user_version` and `schema_migrations` are written together; when they disagree the file
@@ -98,11 +142,7 @@ extension PlanStore {
     func checkIntegrity() throws {
         let all = try Self.migrations(in: resources)
         let expectedDB = try DatabaseQueue()
-        try expectedDB.write { db in
-            try db.execute(
-                sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL) STRICT")
-            for m in all { try db.execute(sql: m.sql) }
-        }
+        try Self.migrator(all).migrate(expectedDB)
         let query = "SELECT type, name, tbl_name, ifnull(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name"
         func objects(_ db: Database) throws -> [String: (type: String, table: String, sql: String)] {
             var result: [String: (type: String, table: String, sql: String)] = [:]

@@ -74,6 +74,34 @@ func spawn(_ script: String, env: [String: String] = [:]) throws -> (Process, Pi
         }
     }
 
+    /// Processes that open one database for the first time at once, and others that open an old
+    /// (schema v1) file at once: each migration runs once and every process succeeds.
+    @Test func concurrentFirstOpensMigrateOnce() throws {
+        for fixture in [nil, "schema-v1.sqlite"] as [String?] {
+            let dir = TempDir()
+            defer { dir.cleanup() }
+            let db = dir.path("plan.sqlite")
+            if let f = fixture {
+                try FileManager.default.copyItem(
+                    atPath: repositoryRoot.appendingPathComponent("Tests/InventoryTests/Fixtures/\(f)").path, toPath: db)
+            }
+            let workers = try (0..<6).map { _ in try spawn("\"$PLAN\" --db \"\(db)\" gpus --format csv >/dev/null") }
+            for (p, err) in workers {
+                p.waitUntilExit()
+                let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(p.terminationStatus == 0, "\(fixture ?? "new file"): \(text)")
+            }
+            let names = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Migrations").path)
+                .filter { $0.hasSuffix(".sql") }.sorted()
+            let q = try DatabaseQueue(path: db)
+            let recorded = try q.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier") }
+            let versions = try q.read { try Int.fetchAll($0, sql: "SELECT version FROM schema_migrations ORDER BY version") }
+            try q.close()
+            #expect(recorded == names, "\(fixture ?? "new file")")
+            #expect(versions == Array(1...names.count))
+        }
+    }
+
     /// kill -9 at random moments during imports and placement: the database is always intact and
     /// holds the whole old state or the whole new one.
     @Test func killNineLeavesOldOrNewStateNeverAMix() throws {

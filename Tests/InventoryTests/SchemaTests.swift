@@ -27,7 +27,7 @@ func migrationCount() throws -> Int {
         let tables = try store.queue.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        for t in ["gpu_aliases", "gpu_types", "gpus", "jobs", "meta", "model_aliases", "models", "placement_gpus",
+        for t in ["gpu_aliases", "gpu_types", "gpus", "grdb_migrations", "jobs", "meta", "model_aliases", "models", "placement_gpus",
                   "placements", "schema_migrations", "server_skus", "servers"] {
             #expect(tables.contains(t), "missing table \(t)")
         }

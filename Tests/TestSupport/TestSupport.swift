@@ -119,7 +119,9 @@ public func dumpDatabase(_ path: String) throws -> String {
         }
         for t in tables {
             out += "-- \(t)\n"
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM \"\(t)\" ORDER BY 1, 2") {
+            let columns = try db.columns(in: t).count
+            let order = (1...max(1, min(columns, 2))).map(String.init).joined(separator: ", ")
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM \"\(t)\" ORDER BY \(order)") {
                 out += row.description + "\n"
             }
         }
