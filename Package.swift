@@ -21,8 +21,10 @@ let package = Package(
             name: "PlanCLI",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "PlanModel", "MemoryEstimation", "Placement", "PlanCore", "Inventory",
+                "PlanModel", "MemoryEstimation", "Placement", "PlanCore", "Reports", "Inventory",
             ]),
+        // One report value per command, rendered as a text table, JSON (JSONWriter) or CSV (CSVWriter).
+        .target(name: "Reports", dependencies: ["PlanModel", "PlanCore"]),
         // The use cases (job sizing, place and repack, purchase gaps) on plain values and the
         // `InventoryStore` protocol; no GRDB, no ArgumentParser.
         .target(name: "PlanCore", dependencies: ["PlanModel", "MemoryEstimation", "Placement"]),
@@ -55,7 +57,7 @@ let package = Package(
         .testTarget(
             name: "InventoryTests",
             dependencies: ["Inventory", "PlanCore", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "PlanCore", "Inventory", "PlanModel", "TestSupport"]),
+        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "PlanCore", "Reports", "Inventory", "PlanModel", "TestSupport"]),
         // Runs the built `plan` binary as a user would.
         .testTarget(
             name: "EndToEndTests",

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
+import Reports
 import TestSupport
+import Testing
 
 @testable import PlanCLI
 

@@ -3,6 +3,7 @@ import Foundation
 import Inventory
 import MemoryEstimation
 import PlanModel
+import Reports
 
 struct GPUs: PlanCommand {
     static let configuration = CommandConfiguration(

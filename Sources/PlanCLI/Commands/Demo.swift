@@ -3,6 +3,7 @@ import Foundation
 import Inventory
 import PlanCore
 import PlanModel
+import Reports
 
 /// The README's main job: an example cluster and workloads, placed, with what is left.
 struct Demo: PlanCommand {
@@ -66,12 +67,12 @@ struct Demo: PlanCommand {
         ctx.out.line("== plan place")
         let demoJobs = Self.jobs.map { $0["name"]! }
         let run = try Planning.run(store, dryRun: false) { snap in try PlaceRun.compute(snap, only: demoJobs, repack: false) }
-        ctx.out.write(run.render(.table, dryRun: false))
+        ctx.out.render(PlaceReport(run: run, dryRun: false), .table)
         ctx.out.line()
         ctx.out.line("== Leftover capacity (plan capacity)")
-        try Capacity.render(try store.servers(), format: .table, to: ctx.out, perServer: false)
+        ctx.out.render(CapacityReport.compute(try store.servers(), perServer: false), .table)
         ctx.out.line()
         ctx.out.line("== What to buy so that every job fits (plan gaps)")
-        ctx.out.write(try GapReport.compute(try store.versionedSnapshot().snapshot, whatIf: false).table)
+        ctx.out.render(try GapReport.compute(try store.versionedSnapshot().snapshot, whatIf: false), .table)
     }
 }

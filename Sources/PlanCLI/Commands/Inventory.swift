@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inventory
 import PlanModel
+import Reports
 
 struct Init: PlanCommand {
     static let configuration = CommandConfiguration(

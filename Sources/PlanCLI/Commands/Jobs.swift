@@ -4,6 +4,7 @@ import Inventory
 import MemoryEstimation
 import PlanCore
 import PlanModel
+import Reports
 
 struct JobCommand: PlanCommand {
     static let configuration = CommandConfiguration(

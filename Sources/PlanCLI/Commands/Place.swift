@@ -5,6 +5,7 @@ import MemoryEstimation
 import Placement
 import PlanCore
 import PlanModel
+import Reports
 
 struct Place: PlanCommand {
     static let configuration = CommandConfiguration(
@@ -33,55 +34,8 @@ struct Place: PlanCommand {
         let store = try ctx.store(readOnly: dryRun)
         let only = jobs.map(Names.normalized)
         let result = try Planning.run(store, dryRun: dryRun) { snap in try PlaceRun.compute(snap, only: only, repack: repack) }
-        ctx.out.write(result.render(output.format, dryRun: dryRun))
+        ctx.out.render(PlaceReport(run: result, dryRun: dryRun), output.format)
         if strict && !result.unplaced.isEmpty { throw Exit(code: ExitCode.unplaced) }
-    }
-}
-
-extension PlaceRun {
-    func render(_ format: OutputFormat, dryRun: Bool) -> String {
-        switch format {
-        case .json:
-            return JSONOutput.encode(json(dryRun: dryRun))
-        case .csv:
-            var rows = placed.map { p in
-                ["placed", p.job, String(p.replica), p.gpuType, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.strategy,
-                 String(p.tp), String(p.pp), String(p.dp), String(p.perGpuBytes),
-                 p.allocations.map { "\($0.server):\($0.gpus.map(String.init).joined(separator: "/"))" }.joined(separator: " "), ""]
-            }
-            rows += unplaced.map { ["unplaced", $0.job, String($0.replica), "", "", "", "", "", "", "", "", $0.reason] }
-            return CSVWriter.render(
-                header: ["status", "job", "replica", "gpu_type", "gpus", "strategy", "tp", "pp", "dp", "per_gpu_bytes", "allocations", "reason"],
-                rows: rows)
-        case .table:
-            var out = ""
-            if dryRun { out += "(dry run: nothing written)\n" }
-            if let note { out += note + "\n" }
-            if let moves, !moves.isEmpty {
-                out += "Moves:\n"
-                var t = TextTable(["JOB", "FROM", "TO"])
-                for m in moves { t.add([m.job, m.from, m.to]) }
-                out += t.render() + "\n"
-            }
-            if placed.isEmpty && unplaced.isEmpty { return out + (note == nil ? "nothing to place: every job is placed\n" : "") }
-            if !placed.isEmpty {
-                out += "Placed:\n"
-                var t = TextTable(["JOB", "GPUS", "GPU", "STRATEGY", "TP", "PP", "DP", "PER GPU", "WHERE"], rightAligned: [1, 4, 5, 6, 7])
-                for p in placed {
-                    let name = p.replica > 0 || unplaced.contains { $0.job == p.job } || placed.contains { $0.job == p.job && $0.replica != p.replica }
-                        ? "\(p.job)#\(p.replica)" : p.job
-                    t.add([name, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.gpuType, p.strategy, String(p.tp), String(p.pp),
-                           String(p.dp), Human.gib(p.perGpuBytes),
-                           p.allocations.map { "\($0.server)[\($0.gpus.map(String.init).joined(separator: ","))]" }.joined(separator: " ")])
-                }
-                out += t.render()
-            }
-            if !unplaced.isEmpty {
-                out += (placed.isEmpty ? "" : "\n") + "Not placed:\n"
-                for u in unplaced { out += "- \(u.job)\(u.replica > 0 ? "#\(u.replica)" : ""): \(u.reason)\n" }
-            }
-            return out
-        }
     }
 }
 
@@ -110,69 +64,7 @@ struct Capacity: PlanCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOptions
 
-    struct ServerRow: Encodable {
-        var name, gpu: String
-        var gpus, freeGpus: Int
-        var freeMemoryBytes: Int
-        var largestBlockGpus: Int
-    }
-    struct TypeRow: Encodable {
-        var gpu: String
-        var servers, gpus, freeGpus: Int
-        var freeMemoryBytes: Int
-        var largestBlockGpus: Int
-        var largestBlockServer: String?
-        var wholeFreeServers: Int
-    }
-    struct JSON: Encodable {
-        var servers: [ServerRow]
-        var gpuTypes: [TypeRow]
-        var totalGpus: Int
-        var freeGpus: Int
-        var freeMemoryBytes: Int
-    }
-
     func run(in ctx: Context) throws {
-        try Self.render(try ctx.store(readOnly: true).servers(), format: output.format, to: ctx.out, perServer: true)
-    }
-
-    static func render(_ servers: [ServerInfo], format: OutputFormat, to out: OutputSink, perServer: Bool) throws {
-        let rows = servers.map { s in
-            ServerRow(
-                name: s.name, gpu: s.gpuType, gpus: s.gpuCount, freeGpus: s.freeGPUs,
-                freeMemoryBytes: s.gpus.filter { $0.job == nil }.reduce(0) { $0 + $1.memoryBytes }, largestBlockGpus: s.freeGPUs)
-        }
-        var types: [TypeRow] = []
-        for t in Set(servers.map(\.gpuType)).sorted() {
-            let mine = rows.filter { $0.gpu == t }
-            let best = mine.max { ($0.freeGpus, $1.name) < ($1.freeGpus, $0.name) }
-            types.append(
-                TypeRow(
-                    gpu: t, servers: mine.count, gpus: mine.reduce(0) { $0 + $1.gpus }, freeGpus: mine.reduce(0) { $0 + $1.freeGpus },
-                    freeMemoryBytes: mine.reduce(0) { $0 + $1.freeMemoryBytes }, largestBlockGpus: best?.freeGpus ?? 0,
-                    largestBlockServer: (best?.freeGpus ?? 0) > 0 ? best?.name : nil,
-                    wholeFreeServers: mine.filter { $0.freeGpus == $0.gpus }.count))
-        }
-        let json = JSON(
-            servers: rows, gpuTypes: types, totalGpus: rows.reduce(0) { $0 + $1.gpus }, freeGpus: rows.reduce(0) { $0 + $1.freeGpus },
-            freeMemoryBytes: rows.reduce(0) { $0 + $1.freeMemoryBytes })
-        switch format {
-        case .json: out.write(JSONOutput.encode(json))
-        case .csv:
-            out.write(
-                CSVWriter.render(
-                    header: ["server", "gpu", "gpus", "free_gpus", "free_memory_bytes", "largest_block_gpus"],
-                    rows: rows.map { [$0.name, $0.gpu, String($0.gpus), String($0.freeGpus), String($0.freeMemoryBytes), String($0.largestBlockGpus)] }))
-        case .table:
-            var t = TextTable(["GPU TYPE", "SERVERS", "GPUS", "FREE", "FREE MEMORY", "LARGEST BLOCK", "WHOLE FREE SERVERS"], rightAligned: [1, 2, 3, 4, 6])
-            for r in types {
-                t.add([r.gpu, String(r.servers), String(r.gpus), String(r.freeGpus), Human.gib(r.freeMemoryBytes),
-                       r.largestBlockGpus > 0 ? "\(r.largestBlockGpus) on \(r.largestBlockServer!)" : "-", String(r.wholeFreeServers)])
-            }
-            t.add(["total", "", String(json.totalGpus), String(json.freeGpus), Human.gib(json.freeMemoryBytes), "", ""])
-            var s = TextTable(["SERVER", "GPU", "GPUS", "FREE", "FREE MEMORY"], rightAligned: [2, 3, 4])
-            for r in rows { s.add([r.name, r.gpu, String(r.gpus), String(r.freeGpus), Human.gib(r.freeMemoryBytes)]) }
-            out.write(perServer ? t.render() + "\n" + s.render() : t.render())
-        }
+        ctx.out.render(CapacityReport.compute(try ctx.store(readOnly: true).servers()), output.format)
     }
 }

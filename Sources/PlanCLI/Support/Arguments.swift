@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import PlanModel
+import Reports
 
 /// Parsing helpers whose errors name the flag, the value and what would be valid.
 enum Args {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inventory
 import PlanModel
+import Reports
 
 /// Options every command accepts.
 public struct GlobalOptions: ParsableArguments {

@@ -4,6 +4,7 @@ import Inventory
 import MemoryEstimation
 import PlanCore
 import PlanModel
+import Reports
 
 /// A job as typed on the command line or read from an import row, before validation.
 struct JobInput {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MemoryEstimation
 import PlanModel
+import Reports
 
 extension Mode: ExpressibleByArgument {}
 extension TrainingMethod: ExpressibleByArgument {}

@@ -6,8 +6,8 @@
 /// the same tree once per value with a cache of converted keys and writes UTF-8 bytes directly.
 /// The layout is Foundation's pretty printing (`"key" : value`, empty containers on two lines),
 /// so scripts see the same documents.
-enum JSONWriter {
-    static func encode<T: Encodable>(_ value: T) -> String {
+public enum JSONWriter {
+    public static func encode<T: Encodable>(_ value: T) -> String {
         var text = ""
         stream(value) { text += String(decoding: $0, as: UTF8.self) }
         return text
@@ -15,7 +15,7 @@ enum JSONWriter {
 
     /// Writes the document in pieces of about 64 KiB to `emit`, so a listing of a million servers
     /// never sits in memory as one string.
-    static func stream<T: Encodable>(_ value: T, emit: ([UInt8]) -> Void) {
+    public static func stream<T: Encodable>(_ value: T, emit: ([UInt8]) -> Void) {
         let cache = KeyCache()
         let root = Box()
         do {
@@ -35,12 +35,12 @@ enum JSONWriter {
 
     /// A row type on a hot path (a listing of 100,000 servers) that builds its JSON value
     /// directly instead of through `Encodable`; its keys are written already in snake_case.
-    protocol DirectJSON {
+    public protocol DirectJSON {
         var jsonValue: Value { get }
     }
 
     /// An object from (key, value) pairs.
-    static func object(_ pairs: KeyValuePairs<String, Value>) -> Value {
+    public static func object(_ pairs: KeyValuePairs<String, Value>) -> Value {
         let n = Node(isArray: false)
         n.keys.reserveCapacity(pairs.count)
         n.items.reserveCapacity(pairs.count)
@@ -49,20 +49,20 @@ enum JSONWriter {
     }
 
     /// A value: scalars inline, containers as nodes (so a server's dozen fields cost one node).
-    enum Value {
+    public enum Value {
         case null, bool(Bool), int(Int), uint(UInt64), double(Double), float(Float), string(String), node(Node)
     }
 
     /// An array, or an object with the key of each item.
-    final class Node {
+    public final class Node {
         let isArray: Bool
-        var items: [Value] = []
+        public var items: [Value] = []
         var keys: [String] = []
-        init(isArray: Bool) { self.isArray = isArray }
+        public init(isArray: Bool) { self.isArray = isArray }
 
-        func append(_ v: Value) { items.append(v) }
+        public func append(_ v: Value) { items.append(v) }
         /// Codable types and dictionaries never encode a key twice, so keys are appended.
-        func append(_ v: Value, key: String) {
+        public func append(_ v: Value, key: String) {
             keys.append(key)
             items.append(v)
         }
