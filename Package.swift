@@ -24,7 +24,7 @@ let package = Package(
                 "PlanModel", "MemoryEstimation", "Placement", "PlanCore", "Reports", "Inventory",
             ]),
         // One report value per command, rendered as a text table, JSON (JSONWriter) or CSV (CSVWriter).
-        .target(name: "Reports", dependencies: ["PlanModel", "PlanCore"]),
+        .target(name: "Reports", dependencies: ["PlanModel", "MemoryEstimation", "PlanCore"]),
         // The use cases (job sizing, place and repack, purchase gaps) on plain values and the
         // `InventoryStore` protocol; no GRDB, no ArgumentParser.
         .target(name: "PlanCore", dependencies: ["PlanModel", "MemoryEstimation", "Placement"]),

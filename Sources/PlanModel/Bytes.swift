@@ -129,3 +129,28 @@ extension Bytes {
 public func counted(_ n: Int, _ noun: String, plural: String? = nil) -> String {
     "\(n) \(n == 1 ? noun : (plural ?? noun + "s"))"
 }
+
+/// Human-friendly numbers for tables.
+public enum Human {
+    public static func gib(_ bytes: Int) -> String { Bytes(bytes).gibString }
+
+    /// 1234567 -> "1,234,567".
+    public static func grouped(_ n: Int) -> String {
+        let s = String(abs(n))
+        var out = ""
+        for (i, c) in s.reversed().enumerated() {
+            if i > 0 && i % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + String(out.reversed())
+    }
+
+    public static func usd(_ n: Int) -> String { "$" + grouped(n) }
+
+    /// Bytes per second as "3.35 TB/s" (decimal units, as vendors quote bandwidth).
+    public static func rate(_ bps: Int) -> String {
+        let tb = Double(bps) / 1e12
+        if tb >= 1 { return Bytes.format(bps, unit: 1_000_000_000_000, name: "TB/s") }
+        return Bytes.format(bps, unit: 1_000_000_000, name: "GB/s")
+    }
+}

@@ -1,4 +1,5 @@
 import PlanCore
+import PlanModel
 
 extension CapacityReport: Report {
     public var document: JSON { json }

@@ -1,4 +1,5 @@
 import PlanCore
+import PlanModel
 
 extension GapReport: Report {
     /// The CSV columns, for budgeting.

@@ -1,4 +1,5 @@
 import PlanCore
+import PlanModel
 
 /// `plan place`: what was placed, what could not be, and (repack) what moved.
 public struct PlaceReport: Report {

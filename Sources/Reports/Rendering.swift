@@ -1,3 +1,4 @@
+import PlanCore
 import PlanModel
 
 /// The output formats every data command offers.
@@ -76,31 +77,6 @@ public enum CSVWriter {
 /// JSON output: one document, sorted keys, pretty-printed, snake_case keys (`JSONWriter`).
 public enum JSONOutput {
     public static func encode<T: Encodable>(_ value: T) -> String { JSONWriter.encode(value) }
-}
-
-/// Human-friendly numbers for tables.
-public enum Human {
-    public static func gib(_ bytes: Int) -> String { Bytes(bytes).gibString }
-
-    /// 1234567 -> "1,234,567".
-    public static func grouped(_ n: Int) -> String {
-        let s = String(abs(n))
-        var out = ""
-        for (i, c) in s.reversed().enumerated() {
-            if i > 0 && i % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + String(out.reversed())
-    }
-
-    public static func usd(_ n: Int) -> String { "$" + grouped(n) }
-
-    /// Bytes per second as "3.35 TB/s" (decimal units, as vendors quote bandwidth).
-    public static func rate(_ bps: Int) -> String {
-        let tb = Double(bps) / 1e12
-        if tb >= 1 { return Bytes.format(bps, unit: 1_000_000_000_000, name: "TB/s") }
-        return Bytes.format(bps, unit: 1_000_000_000, name: "GB/s")
-    }
 }
 
 /// A row type that prints in every format: JSON (its `Encodable` form), CSV and a text table.
