@@ -62,23 +62,63 @@ public struct MemoryEstimate: Sendable, Equatable {
 }
 
 /// Why an estimate cannot be made; the message names the flag and the valid values.
-public struct EstimateError: Error, Equatable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+/// Why a workload or split cannot be estimated. Cases name the setting, the value and what is
+/// valid; front ends render them (the CLI names its flags, `PlanCLI/Support/Errors.swift`).
+public enum EstimateError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A workload setting outside its range: the setting, the value given, and the valid range.
+    case outOfRange(WorkloadSetting, value: String, valid: String)
+    /// batch x seq makes some tensor larger than 63-bit byte counts allow.
+    case tooLarge(batch: Int, seq: Int)
+    /// Tensor parallelism must divide the attention heads.
+    case tensorParallel(Int, heads: Int, valid: [Int])
+    /// Pipeline stages must be between 1 and the number of layers.
+    case pipelineStages(Int, layers: Int)
+    case dataParallel(Int)
+    /// Quantized weights cannot be trained in full.
+    case fullTrainingOfQuantized(WeightDType)
+    /// LoRA target names the model does not have.
+    case loraTargets([String], modelType: String, valid: [String])
+    /// PEFT fuses these two into one adapter on this model type: both or neither.
+    case loraHalfOfFusedPair([String], modelType: String)
+    /// This offload needs a sharded strategy (optimizer: zero1+ over several GPUs; params: zero3/fsdp).
+    case offloadNeedsSharding(Offload)
+    case offloadNeedsTraining
+
+    public enum WorkloadSetting: String, Sendable {
+        case batch, seq, microBatches = "micro-batches", loraRank = "lora-rank", gpuMemoryUtilization = "gpu-memory-utilization"
+    }
+
+    public var description: String {
+        switch self {
+        case .outOfRange(let s, let v, let valid): "invalid \(s.rawValue) \(v); expected \(valid)"
+        case .tooLarge(let b, let s): "batch \(b) x seq \(s) is too large for this model: the memory would exceed 4 exabytes"
+        case .tensorParallel(let tp, let heads, let valid):
+            "tensor parallelism \(tp) must divide the model's \(heads) attention heads; valid: \(valid.map(String.init).joined(separator: ", "))"
+        case .pipelineStages(let pp, let layers): "pipeline stages \(pp) must be between 1 and the model's \(layers) layers"
+        case .dataParallel(let dp): "the data-parallel degree \(dp) must be at least 1"
+        case .fullTrainingOfQuantized(let d): "\(d.rawValue) weights cannot be trained in full; use fp32, bf16 or fp16, or LoRA/QLoRA"
+        case .loraTargets(let t, let type, let valid):
+            "invalid LoRA targets '\(t.joined(separator: ","))' for model_type '\(type)'; valid: \(valid.joined(separator: ", "))"
+        case .loraHalfOfFusedPair(let pair, let type):
+            "PEFT fuses \(pair.joined(separator: " and ")) into the experts' gate_up_proj on model_type '\(type)'; target both or neither"
+        case .offloadNeedsSharding(.params): "offloading parameters needs ZeRO-3 or FSDP"
+        case .offloadNeedsSharding: "offloading the optimizer over several GPUs needs a sharded strategy (ZeRO-1, 2, 3 or FSDP)"
+        case .offloadNeedsTraining: "offload applies to training"
+        }
+    }
 }
 
 public enum Estimator {
     /// Checks a workload and split against the architecture.
     public static func validate(_ a: ModelArchitecture, _ w: Workload, _ split: ParallelSplit) throws {
         guard w.batch >= 1, w.batch <= 1_000_000 else {
-            throw EstimateError("invalid --batch \(w.batch); expected a whole number from 1 to 1000000")
+            throw EstimateError.outOfRange(.batch, value: String(w.batch), valid: "a whole number from 1 to 1000000")
         }
         guard w.seq >= 1, w.seq <= 100_000_000 else {
-            throw EstimateError("invalid --seq \(w.seq); expected a whole number of tokens from 1 to 100000000")
+            throw EstimateError.outOfRange(.seq, value: String(w.seq), valid: "a whole number of tokens from 1 to 100000000")
         }
         guard w.microBatches >= 1, w.microBatches <= 100_000 else {
-            throw EstimateError("invalid --micro-batches \(w.microBatches); expected 1 to 100000")
+            throw EstimateError.outOfRange(.microBatches, value: String(w.microBatches), valid: "1 to 100000")
         }
         // Refuse sizes whose bytes would not fit in 63 bits before computing anything.
         let b = Double(w.batch)
@@ -92,41 +132,38 @@ public enum Estimator {
             2 * Double(a.layers) * Double(a.kvHeads * a.headDim) * 4 * t,
         ].max()!
         guard largest < 4e18 else {
-            throw EstimateError(
-                "--batch \(w.batch) x --seq \(w.seq) is too large for this model: the memory would exceed 4 exabytes; reduce --batch or --seq")
+            throw EstimateError.tooLarge(batch: w.batch, seq: w.seq)
         }
         let divisors = (1...a.heads).filter { a.heads % $0 == 0 && $0 <= 1024 }
         guard split.tp >= 1, a.heads % split.tp == 0 else {
-            throw EstimateError(
-                "--tp \(split.tp) must divide the model's \(a.heads) attention heads; valid: \(divisors.map(String.init).joined(separator: ", "))")
+            throw EstimateError.tensorParallel(split.tp, heads: a.heads, valid: divisors)
         }
         guard split.pp >= 1, split.pp <= a.layers else {
-            throw EstimateError("--pp \(split.pp) must be between 1 and the model's \(a.layers) layers")
+            throw EstimateError.pipelineStages(split.pp, layers: a.layers)
         }
-        guard split.dp >= 1 else { throw EstimateError("the data-parallel degree must be at least 1") }
+        guard split.dp >= 1 else { throw EstimateError.dataParallel(split.dp) }
         if w.mode == .train {
             if w.method == .full, w.dtype.isQuantized {
-                throw EstimateError(
-                    "--dtype \(w.dtype.rawValue) cannot be trained in full; use fp32, bf16 or fp16, or --method lora/qlora for a quantized base")
+                throw EstimateError.fullTrainingOfQuantized(w.dtype)
             }
             if w.method != .full {
                 guard w.loraRank >= 1, w.loraRank <= 65_536 else {
-                    throw EstimateError("invalid --lora-rank \(w.loraRank); expected 1 to 65536")
+                    throw EstimateError.outOfRange(.loraRank, value: String(w.loraRank), valid: "1 to 65536")
                 }
-                if let why = LoRA.invalidTargets(a, LoRA.resolvedTargets(a, w.loraTargets)) { throw EstimateError(why) }
+                if let why = LoRA.invalidTargets(a, LoRA.resolvedTargets(a, w.loraTargets)) { throw why }
             }
             switch split.offload {
             case .optimizer where split.strategy == .ddp && split.dp > 1:
-                throw EstimateError("--offload optimizer over several GPUs needs a sharded strategy: --strategy zero1, zero2, zero3 or fsdp")
+                throw EstimateError.offloadNeedsSharding(.optimizer)
             case .params where split.strategy.zeroStage < 3:
-                throw EstimateError("--offload params needs --strategy zero3 or fsdp")
+                throw EstimateError.offloadNeedsSharding(.params)
             default: break
             }
         } else if split.offload != .none {
-            throw EstimateError("--offload applies to training (--mode train)")
+            throw EstimateError.offloadNeedsTraining
         }
         if let u = w.gpuMemoryUtilization, !(u > 0 && u <= 1) {
-            throw EstimateError("invalid --gpu-memory-utilization \(u); expected a fraction above 0 and at most 1, e.g. 0.9")
+            throw EstimateError.outOfRange(.gpuMemoryUtilization, value: String(u), valid: "a fraction above 0 and at most 1, e.g. 0.9")
         }
     }
 

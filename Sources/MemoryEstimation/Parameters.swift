@@ -164,13 +164,10 @@ public enum LoRA {
     }
 
     /// Why `t` (already resolved) is not a valid target list for `a`, or nil.
-    public static func invalidTargets(_ a: ModelArchitecture, _ t: [String]) -> String? {
+    public static func invalidTargets(_ a: ModelArchitecture, _ t: [String]) -> EstimateError? {
         let valid = validTargets(a)
         let bad = t.filter { !valid.contains($0) }
-        if !bad.isEmpty || t.isEmpty {
-            return "invalid --lora-targets '\(t.joined(separator: ","))' for model_type '\(a.modelType)'; "
-                + "valid: \(valid.joined(separator: ", "))"
-        }
+        if !bad.isEmpty || t.isEmpty { return .loraTargets(t, modelType: a.modelType, valid: valid) }
         let pair: [String]
         switch expertNames(a) {
         case .fusedQwen2MoE: pair = ["gate_proj", "up_proj"]
@@ -178,8 +175,7 @@ public enum LoRA {
         case .linearOnly: pair = []
         }
         if !pair.isEmpty, Set(t).intersection(pair).count == 1 {
-            return "--lora-targets: PEFT fuses \(pair.joined(separator: " and ")) into the experts' gate_up_proj on model_type "
-                + "'\(a.modelType)'; target both or neither"
+            return .loraHalfOfFusedPair(pair, modelType: a.modelType)
         }
         return nil
     }

@@ -63,7 +63,7 @@ struct Estimate: PlanCommand {
         do {
             try Estimator.validate(a, w, split)
         } catch let e as EstimateError {
-            throw PlanError.usage(e.message)
+            throw PlanError.usage(e.cliMessage)
         }
         if w.mode == .infer && headroom == nil { options.headroom = 0.1 }
         var checkpointWarnings: [String] = []

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Inventory
+import MemoryEstimation
 import PlanCore
 import PlanModel
 import Reports
@@ -35,9 +36,34 @@ func describe(_ error: Error) -> (String, Int32) {
     case let e as PlanError: return (e.message, e.exitCode)
     case let e as StoreError: return (e.message, ExitCode.failure)
     case let e as CoreError: return (e.description, ExitCode.failure)
+    case let e as EstimateError: return (e.cliMessage, ExitCode.usage)
     case let e as ConfigError: return (e.message, ExitCode.failure)
     case let e as RowError: return (e.message, ExitCode.failure)
     case let e as ValidationError: return (e.message, ExitCode.usage)
     default: return ("\(error)", ExitCode.failure)
+    }
+}
+
+extension EstimateError {
+    /// The error in the CLI's terms: the flag, the value, and what is valid.
+    var cliMessage: String {
+        switch self {
+        case .outOfRange(let s, let v, let valid): "invalid --\(s.rawValue) \(v); expected \(valid)"
+        case .tooLarge(let b, let s):
+            "--batch \(b) x --seq \(s) is too large for this model: the memory would exceed 4 exabytes; reduce --batch or --seq"
+        case .tensorParallel(let tp, let heads, let valid):
+            "--tp \(tp) must divide the model's \(heads) attention heads; valid: \(valid.map(String.init).joined(separator: ", "))"
+        case .pipelineStages(let pp, let layers): "--pp \(pp) must be between 1 and the model's \(layers) layers"
+        case .dataParallel: "the data-parallel degree must be at least 1"
+        case .fullTrainingOfQuantized(let d):
+            "--dtype \(d.rawValue) cannot be trained in full; use fp32, bf16 or fp16, or --method lora/qlora for a quantized base"
+        case .loraTargets(let t, let type, let valid):
+            "invalid --lora-targets '\(t.joined(separator: ","))' for model_type '\(type)'; valid: \(valid.joined(separator: ", "))"
+        case .loraHalfOfFusedPair(let pair, let type):
+            "--lora-targets: PEFT fuses \(pair.joined(separator: " and ")) into the experts' gate_up_proj on model_type '\(type)'; target both or neither"
+        case .offloadNeedsSharding(.params): "--offload params needs --strategy zero3 or fsdp"
+        case .offloadNeedsSharding: "--offload optimizer over several GPUs needs a sharded strategy: --strategy zero1, zero2, zero3 or fsdp"
+        case .offloadNeedsTraining: "--offload applies to training (--mode train)"
+        }
     }
 }

@@ -135,7 +135,7 @@ struct JobInput {
                         strategy: strategy ?? .defaultFor(offload: offload, dataParallel: dp), dp: dp, tp: tp ?? 1, pp: pp ?? 1,
                         offload: offload))
             } catch let e as EstimateError {
-                throw PlanError.usage("job '\(name)': \(e.message)")
+                throw PlanError.usage("job '\(name)': \(e.cliMessage)")
             }
             let spec = JobSpec(workload: w, offload: offload, fp32Grads: fp32Grads, quantGroupSize: quantGroupSize)
             return NewJob(
