@@ -53,7 +53,7 @@ let package = Package(
             path: "Tests/TestSupport"),
         .testTarget(name: "PlanModelTests", dependencies: ["PlanModel"]),
         .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "Inventory"]),
-        .testTarget(name: "PlacementTests", dependencies: ["Placement", "TestSupport"]),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "PlanCore", "TestSupport"]),
         .testTarget(
             name: "InventoryTests",
             dependencies: ["Inventory", "PlanCore", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -84,10 +84,8 @@ public enum Planner {
     }
 }
 
-/// One sentence per unplaced unit, naming what it needs and the best that is free.
+/// Why each unplaced unit is unplaced: what it needs against the best that is free.
 enum Reasons {
-    static func gib(_ b: Int) -> String { Bytes(b).gibString }
-
     /// Free capacity per GPU type, computed once for all unplaced units.
     struct Summary {
         var servers: [String: Int] = [:]
@@ -104,35 +102,14 @@ enum Reasons {
         }
     }
 
-    static func why(_ unit: JobUnit, _ summary: Summary) -> String {
-        if let r = unit.noShapeReason, unit.shapes.isEmpty { return r }
-        guard let shape = unit.shapes.first else { return "no GPU type in the fleet can hold it" }
-        let freeTotal = summary.freeTotal[shape.gpuType] ?? 0
-        let best = summary.best[shape.gpuType]
-        var need: String
-        let perGPU = "\(shape.gpuType) \(shape.gpus == 1 ? "GPU" : "GPUs") with >= \(gib(shape.perGPUBytes)) each"
-        if shape.sameServer || shape.groups == 1 {
-            need = "needs \(shape.gpus) \(perGPU)\(shape.gpus == 1 ? "" : " on one server")"
-            if shape.tp > 1 { need += " (tp=\(shape.tp))" }
-        } else {
-            need = "needs \(shape.gpus) \(perGPU) in \(shape.groups) group\(shape.groups == 1 ? "" : "s") of \(shape.tp) per server"
-            if shape.pp > 1 { need += " (tp=\(shape.tp), pp=\(shape.pp))" }
-        }
-        if shape.hostBytesPerGPU > 0 { need += " plus \(gib(shape.hostBytesPerGPU * shape.gpus)) of host memory for offload" }
-        let have: String
-        if summary.servers[shape.gpuType] == nil {
-            have = "the fleet has no \(shape.gpuType) servers"
-        } else if let best {
-            have = "the largest free block is \(best.free) x \(shape.gpuType) on \(best.name)"
-                + (shape.groups > 1 && !shape.sameServer ? " (\(freeTotal) free in all)" : "")
-        } else {
-            have = "every \(shape.gpuType) GPU is taken"
-        }
-        var sentence = "\(need); \(have)"
+    static func why(_ unit: JobUnit, _ summary: Summary) -> UnplacedReason {
+        guard let shape = unit.shapes.first else { return .noShape(unit.noShapeReason) }
         let others = unit.shapes.dropFirst().filter { $0.gpuType != shape.gpuType }
         var seen = Set<String>()
-        let alts = others.filter { seen.insert($0.gpuType).inserted }.prefix(2).map { "\($0.gpus) x \($0.gpuType)" }
-        if !alts.isEmpty { sentence += "; it could also run on " + alts.joined(separator: " or ") }
-        return sentence
+        let alts = others.filter { seen.insert($0.gpuType).inserted }.prefix(2).map { (gpus: $0.gpus, gpuType: $0.gpuType) }
+        return .noRoom(
+            .init(
+                shape: shape, fleetHasType: summary.servers[shape.gpuType] != nil, largestFree: summary.best[shape.gpuType].map { (server: $0.name, free: $0.free) },
+                freeOfType: summary.freeTotal[shape.gpuType] ?? 0, alternatives: Array(alts)))
     }
 }

@@ -87,10 +87,44 @@ public struct Assignment: Sendable, Equatable {
     public var allocations: [Allocation]
 }
 
-/// A unit that could not be placed and one sentence a person can act on.
+/// A unit that could not be placed, and why, as a value (PlanCore renders it as one sentence a
+/// person can act on: `UnplacedReason.sentence`).
 public struct Unplaced: Sendable, Equatable {
     public var unit: Int
-    public var reason: String
+    public var reason: UnplacedReason
+}
+
+/// Why a unit was not placed (by `Planner`) or cannot be bought for (by `PurchasePlanner`).
+public enum UnplacedReason: Sendable, Equatable {
+    /// Sizing found no shape; its own explanation (`JobUnit.noShapeReason`).
+    case noShape(String?)
+    /// The fleet lacks room for its smallest shape.
+    case noRoom(NoRoom)
+    /// No server SKU in the catalog has this GPU type.
+    case noSKUOfType(gpuType: String)
+    /// The shape needs `needs` GPUs of `gpuType` in one server; the largest such SKU has `largest`.
+    case widerThanSKUs(needs: Int, gpuType: String, largest: Int)
+    /// No SKU holds it: GPU memory, or host memory for offload, too small.
+    case noSKUHolds
+
+    /// The fleet's state against the unit's smallest shape.
+    public struct NoRoom: Sendable, Equatable {
+        public var shape: UnitShape
+        /// Whether the fleet has servers of the shape's GPU type at all.
+        public var fleetHasType: Bool
+        /// The server with the most free GPUs of that type, and how many.
+        public var largestFree: (server: String, free: Int)?
+        /// Free GPUs of that type in the whole fleet.
+        public var freeOfType: Int
+        /// Other GPU types it could run on (up to two): GPUs and type.
+        public var alternatives: [(gpus: Int, gpuType: String)]
+
+        public static func == (a: NoRoom, b: NoRoom) -> Bool {
+            a.shape == b.shape && a.fleetHasType == b.fleetHasType && a.largestFree?.server == b.largestFree?.server
+                && a.largestFree?.free == b.largestFree?.free && a.freeOfType == b.freeOfType
+                && a.alternatives.map(\.gpus) == b.alternatives.map(\.gpus) && a.alternatives.map(\.gpuType) == b.alternatives.map(\.gpuType)
+        }
+    }
 }
 
 /// The planner's answer.

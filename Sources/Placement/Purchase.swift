@@ -95,16 +95,15 @@ public enum PurchasePlanner {
         return result
     }
 
-    static func unbuyableReason(_ u: JobUnit, _ skus: [SKUOption]) -> String {
-        if let r = u.noShapeReason, u.shapes.isEmpty { return r }
-        guard let s = u.shapes.first else { return "no GPU type can hold it" }
+    static func unbuyableReason(_ u: JobUnit, _ skus: [SKUOption]) -> UnplacedReason {
+        guard let s = u.shapes.first else { return .noShape(u.noShapeReason) }
         let sameType = skus.filter { $0.gpuType == s.gpuType }
-        if sameType.isEmpty { return "no server SKU in the catalog has \(s.gpuType) GPUs; add one with `plan skus add`" }
+        if sameType.isEmpty { return .noSKUOfType(gpuType: s.gpuType) }
         let biggest = sameType.map(\.gpusPerServer).max() ?? 0
         if s.tp > biggest || (s.sameServer && s.gpus > biggest) {
-            return "needs \(s.sameServer ? s.gpus : s.tp) \(s.gpuType) GPUs in one server; the largest SKU has \(biggest)"
+            return .widerThanSKUs(needs: s.sameServer ? s.gpus : s.tp, gpuType: s.gpuType, largest: biggest)
         }
-        return "no server SKU can hold it (GPU memory or host memory for offload too small)"
+        return .noSKUHolds
     }
 
     /// Each unit at its cheapest share of a server: price x GPUs / GPUs per server (host memory and

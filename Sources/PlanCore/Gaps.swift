@@ -76,7 +76,7 @@ public struct GapReport: Sendable {
         }
         let unbuyableJobs = Set(plan.unbuyable.map { units[$0.unit].job })
         var reasons: [String: String] = [:]
-        for u in plan.unbuyable where reasons[units[u.unit].job] == nil { reasons[units[u.unit].job] = u.reason }
+        for u in plan.unbuyable where reasons[units[u.unit].job] == nil { reasons[units[u.unit].job] = u.reason.sentence }
         let unitsByJob = Dictionary(grouping: units, by: \.job)
         let jobs = pendingJobs.map { j -> JobGap in
             let mine = unitsByJob[j.name] ?? []

@@ -71,7 +71,7 @@ public struct PlaceRun: Sendable {
         run.gap = outcome.gap
         let adds = outcome.assignments.map { placement($0, units, snap.servers) }
         run.placed = items(adds, snap.servers)
-        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason) }
+        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence) }
         run.sort()
         return (PlanChanges(add: adds), run)
     }
@@ -124,7 +124,7 @@ public struct PlaceRun: Sendable {
         }
         run.moves = moves.sorted { naturalLess($0.job, $1.job) }
         run.placed = placedItems
-        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason) }
+        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence) }
         run.sort()
         let removals = snap.jobs.flatMap { $0.placements.map(\.id) }
         return (PlanChanges(remove: removals, add: adds), run)

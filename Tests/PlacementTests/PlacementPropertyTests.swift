@@ -1,3 +1,4 @@
+import PlanCore
 import Testing
 import TestSupport
 
@@ -74,7 +75,7 @@ struct Instance {
         #expect(placed.count == out.assignments.count, "seed \(seed): a unit placed twice")
         #expect(placed.isDisjoint(with: out.unplaced.map(\.unit)), "seed \(seed): unit both placed and unplaced")
         #expect(placed.count + out.unplaced.count == inst.units.count, "seed \(seed): a unit is missing")
-        #expect(out.unplaced.allSatisfy { !$0.reason.isEmpty && !$0.reason.contains("\n") })
+        #expect(out.unplaced.allSatisfy { !$0.reason.sentence.isEmpty && !$0.reason.sentence.contains("\n") })
     }
 
     @Test func invariantsHoldOnThousandsOfRandomFleets() {
@@ -95,7 +96,7 @@ struct Instance {
         let tp4 = JobUnit(job: "big", shapes: [UnitShape(gpuType: "a", gpus: 4, tp: 4, perGPUBytes: 1 << 30)])
         let out = Planner.place(units: [tp4], servers: servers)
         #expect(out.assignments.isEmpty)
-        #expect(out.unplaced.first?.reason.contains("needs 4 a GPUs") == true)
+        #expect(out.unplaced.first?.reason.sentence.contains("needs 4 a GPUs") == true)
         // With tp=2 it spans the two servers.
         let tp2 = JobUnit(job: "big", shapes: [UnitShape(gpuType: "a", gpus: 4, tp: 2, dp: 2, perGPUBytes: 1 << 30)])
         #expect(Planner.place(units: [tp2], servers: servers).assignments.first?.allocations.count == 2)
@@ -123,7 +124,11 @@ struct Instance {
     @Test func unplacedReasonNamesTheNeedAndTheLargestBlock() {
         let servers = [ServerState(name: "gpu-node-3", gpuType: "h100", gpuCount: 8, free: [6, 7], hostFree: 0, gpuMemory: 80 << 30)]
         let u = JobUnit(job: "x", shapes: [UnitShape(gpuType: "h100", gpus: 4, tp: 4, perGPUBytes: 70 << 30)])
-        let r = Planner.place(units: [u], servers: servers).unplaced.first!.reason
+        let reason = Planner.place(units: [u], servers: servers).unplaced.first!.reason
+        // The planner gives a value; PlanCore renders the sentence.
+        guard case .noRoom(let room) = reason else { Issue.record("expected noRoom, got \(reason)"); return }
+        #expect(room.largestFree?.server == "gpu-node-3" && room.largestFree?.free == 2 && room.fleetHasType)
+        let r = reason.sentence
         #expect(r == "needs 4 h100 GPUs with >= 70.00 GiB each on one server (tp=4); the largest free block is 2 x h100 on gpu-node-3")
     }
 }

@@ -1,0 +1,44 @@
+import Placement
+import PlanModel
+
+extension UnplacedReason {
+    /// One sentence a person can act on: what the unit needs, what the fleet (or the catalog) has,
+    /// and what else it could run on.
+    public var sentence: String {
+        switch self {
+        case .noShape(let why): return why ?? "no GPU type in the fleet can hold it"
+        case .noRoom(let r): return Self.noRoom(r)
+        case .noSKUOfType(let t): return "no server SKU in the catalog has \(t) GPUs; add one with `plan skus add`"
+        case .widerThanSKUs(let needs, let t, let largest): return "needs \(needs) \(t) GPUs in one server; the largest SKU has \(largest)"
+        case .noSKUHolds: return "no server SKU can hold it (GPU memory or host memory for offload too small)"
+        }
+    }
+
+    static func noRoom(_ r: NoRoom) -> String {
+        let shape = r.shape
+        var need: String
+        let perGPU = "\(shape.gpuType) \(shape.gpus == 1 ? "GPU" : "GPUs") with >= \(Bytes(shape.perGPUBytes).gibString) each"
+        if shape.sameServer || shape.groups == 1 {
+            need = "needs \(shape.gpus) \(perGPU)\(shape.gpus == 1 ? "" : " on one server")"
+            if shape.tp > 1 { need += " (tp=\(shape.tp))" }
+        } else {
+            need = "needs \(shape.gpus) \(perGPU) in \(shape.groups) group\(shape.groups == 1 ? "" : "s") of \(shape.tp) per server"
+            if shape.pp > 1 { need += " (tp=\(shape.tp), pp=\(shape.pp))" }
+        }
+        if shape.hostBytesPerGPU > 0 { need += " plus \(Bytes(shape.hostBytesPerGPU * shape.gpus).gibString) of host memory for offload" }
+        let have: String
+        if !r.fleetHasType {
+            have = "the fleet has no \(shape.gpuType) servers"
+        } else if let best = r.largestFree {
+            have = "the largest free block is \(best.free) x \(shape.gpuType) on \(best.server)"
+                + (shape.groups > 1 && !shape.sameServer ? " (\(r.freeOfType) free in all)" : "")
+        } else {
+            have = "every \(shape.gpuType) GPU is taken"
+        }
+        var sentence = "\(need); \(have)"
+        if !r.alternatives.isEmpty {
+            sentence += "; it could also run on " + r.alternatives.map { "\($0.gpus) x \($0.gpuType)" }.joined(separator: " or ")
+        }
+        return sentence
+    }
+}
