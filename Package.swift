@@ -52,6 +52,8 @@ let package = Package(
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/TestSupport"),
         .testTarget(name: "PlanModelTests", dependencies: ["PlanModel"]),
+        // The use cases in-process on a real SQLite store.
+        .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore", "PlanModel", "Inventory", "TestSupport"]),
         .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "Inventory"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "PlanCore", "TestSupport"]),
         .testTarget(
