@@ -74,10 +74,10 @@ public struct QuantizedWeights: Sendable, Equatable {
                     method: method, bytesPerWeight: Double(bits) / 8 + perGroup, expertsOnly: false,
                     description: "compressed-tensors \(bits)-bit weights (quantization_config)")
             }
-            throw ConfigError("quantization_config: compressed-tensors without config_groups[...].weights.num_bits; plan cannot size its weights")
+            throw ConfigError.quantization("compressed-tensors without config_groups[...].weights.num_bits; plan cannot size its weights")
         default:
-            throw ConfigError(
-                "quantization_config: quant_method '\(method)' is not one plan sizes; known: fp8, mxfp4, gptq, awq, bitsandbytes, compressed-tensors "
+            throw ConfigError.quantization(
+                "quant_method '\(method)' is not one plan sizes; known: fp8, mxfp4, gptq, awq, bitsandbytes, compressed-tensors "
                     + "(or pass --dtype to size the weights yourself)")
         }
     }

@@ -164,10 +164,52 @@ public struct ModelArchitecture: Sendable, Equatable {
 }
 
 /// Why a `config.json` cannot be used; each message names the field and what would be valid.
-public struct ConfigError: Error, Equatable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+public enum ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The document is not a JSON object.
+    case notAnObject(origin: String)
+    /// A required field is absent; `why` says what it gives.
+    case missingField(origin: String, field: String, why: String)
+    /// A field of the wrong JSON type: `expected` ("an integer", "a number", "true or false", "a string").
+    case wrongType(origin: String, field: String, expected: String, got: String)
+    case outOfRange(origin: String, name: String, value: Int, range: ClosedRange<Int>)
+    case kvHeadsMustDivide(origin: String, kvHeads: Int, heads: Int)
+    case headsMustDivideHidden(origin: String, heads: Int, hidden: Int)
+    case expertsPerToken(origin: String, perToken: Int, experts: Int)
+    /// Sizes whose arithmetic could overflow (about `parameters`).
+    case tooLarge(origin: String, parameters: Double)
+    /// A family with recurrent or state-space layers, which plan does not model.
+    case stateSpace(origin: String, modelType: String)
+    /// An unknown family with a field that signals structure plan would have to guess.
+    case unknownStructure(origin: String, modelType: String, field: String, signals: String)
+    /// A quantization_config plan cannot size.
+    case quantization(String)
+
+    public var description: String {
+        switch self {
+        case .notAnObject(let o): "\(o) is not a JSON object; expected a Hugging Face config.json"
+        case .missingField(let o, let f, let why): "\(o): missing field '\(f)' (\(why)); a Hugging Face config.json has it"
+        case .wrongType(let o, let f, let expected, let got): "\(o): field '\(f)' must be \(expected), got \(got)"
+        case .outOfRange(let o, let name, let v, let r): "\(o): \(name) \(v) is out of range; expected \(r.lowerBound) ... \(r.upperBound)"
+        case .kvHeadsMustDivide(let o, let kv, let heads):
+            "\(o): num_key_value_heads \(kv) must divide num_attention_heads \(heads) (1 ... \(heads))"
+        case .headsMustDivideHidden(let o, let heads, let hidden):
+            "\(o): num_attention_heads \(heads) does not divide hidden_size \(hidden); give head_dim or use a head count that divides \(hidden)"
+        case .expertsPerToken(let o, let k, let e): "\(o): num_experts_per_tok \(k) must be between 1 and the \(e) experts"
+        case .tooLarge(let o, let p):
+            "\(o): the configuration describes about \(String(format: "%.1e", p)) parameters; "
+                + "plan handles models up to 10^14 parameters (check num_hidden_layers, hidden_size and vocab_size)"
+        case .stateSpace(let o, let t):
+            "\(o): model_type '\(t)' has recurrent or state-space layers (linear attention or Mamba); plan does not "
+                + "model their state in place of a KV cache, so it gives no estimate rather than a dense-decoder guess"
+        case .unknownStructure(let o, let t, let f, let what):
+            "\(o): model_type '\(t)' is not a family plan knows, and its field '\(f)' signals \(what); "
+                + "plan refuses to guess its structure (pass --assume-dense to estimate it as a dense decoder anyway)"
+        case .quantization(let why): "quantization_config: \(why)"
+        }
+    }
+
+    /// The one line a front end prints.
+    public var message: String { description }
 }
 
 extension ModelArchitecture {
@@ -178,7 +220,7 @@ extension ModelArchitecture {
     /// (gated MLP, RMSNorm, two norms per layer), which is what most current decoders are.
     public init(config: JSONValue, origin: String = "config.json", assumeDense: Bool = false) throws {
         guard case .object = config else {
-            throw ConfigError("\(origin) is not a JSON object; expected a Hugging Face config.json")
+            throw ConfigError.notAnObject(origin: origin)
         }
         // Multimodal wrappers keep the language model in `text_config`.
         if config["vocab_size"] == nil, config["hidden_size"] == nil, let text = config["text_config"] {
@@ -251,8 +293,7 @@ extension ModelArchitecture {
         try ConfigReader.check(inter, "intermediate_size", origin: origin, range: 1...16_777_216)
         try ConfigReader.check(maxPos, "max_position_embeddings", origin: origin, range: 1...1_073_741_824)
         guard kv >= 1, kv <= heads, heads % kv == 0 else {
-            throw ConfigError(
-                "\(origin): num_key_value_heads \(kv) must divide num_attention_heads \(heads) (1 ... \(heads))")
+            throw ConfigError.kvHeadsMustDivide(origin: origin, kvHeads: kv, heads: heads)
         }
         let headDim: Int
         if let d = explicitHeadDim {
@@ -260,9 +301,7 @@ extension ModelArchitecture {
             headDim = d
         } else {
             guard hidden % heads == 0 else {
-                throw ConfigError(
-                    "\(origin): num_attention_heads \(heads) does not divide hidden_size \(hidden); "
-                        + "give head_dim or use a head count that divides \(hidden)")
+                throw ConfigError.headsMustDivideHidden(origin: origin, heads: heads, hidden: hidden)
             }
             headDim = hidden / heads
         }
@@ -273,8 +312,7 @@ extension ModelArchitecture {
         if experts > 1 {
             try ConfigReader.check(experts, "num_local_experts", origin: origin, range: 1...4096)
             guard perToken >= 1, perToken <= experts else {
-                throw ConfigError(
-                    "\(origin): num_experts_per_tok \(perToken) must be between 1 and num_local_experts \(experts)")
+                throw ConfigError.expertsPerToken(origin: origin, perToken: perToken, experts: experts)
             }
         }
 
@@ -311,9 +349,7 @@ extension ModelArchitecture {
             Double(layers) * (4 * Double(hidden) * Double(heads * headDim) + 3 * Double(hidden) * Double(inter) * Double(experts))
             + 2 * Double(vocab) * Double(hidden)
         guard roughParams <= 1e14 else {
-            throw ConfigError(
-                "\(origin): the configuration describes about \(String(format: "%.1e", roughParams)) parameters; "
-                    + "plan handles models up to 10^14 parameters (check num_hidden_layers, hidden_size and vocab_size)")
+            throw ConfigError.tooLarge(origin: origin, parameters: roughParams)
         }
         let attentionBias = try r.bool("attention_bias") ?? false
         let mlpBias = try r.bool("mlp_bias") ?? false
@@ -393,15 +429,11 @@ extension ModelArchitecture {
 
     static func checkFamily(_ type: String, _ r: ConfigReader, config: JSONValue, assumeDense: Bool) throws {
         if hybridTypes.contains(type) {
-            throw ConfigError(
-                "\(r.origin): model_type '\(type)' has recurrent or state-space layers (linear attention or Mamba); plan does not "
-                    + "model their state in place of a KV cache, so it gives no estimate rather than a dense-decoder guess")
+            throw ConfigError.stateSpace(origin: r.origin, modelType: type)
         }
         guard !knownTypes.contains(type), !assumeDense else { return }
         for (field, what) in structureFields where config[field] != nil && config[field] != .null {
-            throw ConfigError(
-                "\(r.origin): model_type '\(type)' is not a family plan knows, and its field '\(field)' signals \(what); "
-                    + "plan refuses to guess its structure (pass --assume-dense to estimate it as a dense decoder anyway)")
+            throw ConfigError.unknownStructure(origin: r.origin, modelType: type, field: field, signals: what)
         }
     }
 
@@ -414,7 +446,7 @@ extension ModelArchitecture {
         ) throws -> MoELayout {
             try ConfigReader.check(experts, "the expert count", origin: r.origin, range: 1...4096)
             guard perToken >= 1, perToken <= experts else {
-                throw ConfigError("\(r.origin): num_experts_per_tok \(perToken) must be between 1 and the \(experts) experts")
+                throw ConfigError.expertsPerToken(origin: r.origin, perToken: perToken, experts: experts)
             }
             try ConfigReader.check(expertIntermediate, "moe_intermediate_size", origin: r.origin, range: 1...16_777_216)
             return MoELayout(
@@ -565,13 +597,13 @@ struct ConfigReader {
         switch v {
         case .int(let i): return i
         case .double(let d) where d == d.rounded() && abs(d) < 9e15: return Int(d)
-        default: throw ConfigError("\(origin): field '\(k)' must be an integer, got \(v.typeName)")
+        default: throw ConfigError.wrongType(origin: origin, field: k, expected: "an integer", got: v.typeName)
         }
     }
 
     func requiredInt(_ keys: [String], why: String) throws -> Int {
         guard let i = try int(keys) else {
-            throw ConfigError("\(origin): missing field '\(keys[0])' (\(why)); a Hugging Face config.json has it")
+            throw ConfigError.missingField(origin: origin, field: keys[0], why: why)
         }
         return i
     }
@@ -581,14 +613,14 @@ struct ConfigReader {
         switch v {
         case .int(let i): return Double(i)
         case .double(let d): return d
-        default: throw ConfigError("\(origin): field '\(k)' must be a number, got \(v.typeName)")
+        default: throw ConfigError.wrongType(origin: origin, field: k, expected: "a number", got: v.typeName)
         }
     }
 
     func bool(_ key: String) throws -> Bool? {
         guard let (k, v) = value([key]) else { return nil }
         guard case .bool(let b) = v else {
-            throw ConfigError("\(origin): field '\(k)' must be true or false, got \(v.typeName)")
+            throw ConfigError.wrongType(origin: origin, field: k, expected: "true or false", got: v.typeName)
         }
         return b
     }
@@ -596,15 +628,14 @@ struct ConfigReader {
     func string(_ key: String) throws -> String? {
         guard let (k, v) = value([key]) else { return nil }
         guard case .string(let s) = v else {
-            throw ConfigError("\(origin): field '\(k)' must be a string, got \(v.typeName)")
+            throw ConfigError.wrongType(origin: origin, field: k, expected: "a string", got: v.typeName)
         }
         return s
     }
 
     static func check(_ v: Int, _ name: String, origin: String, range: ClosedRange<Int>) throws {
         guard range.contains(v) else {
-            throw ConfigError(
-                "\(origin): \(name) \(v) is out of range; expected \(range.lowerBound) ... \(range.upperBound)")
+            throw ConfigError.outOfRange(origin: origin, name: name, value: v, range: range)
         }
     }
 }

@@ -126,6 +126,17 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
         #expect(a.notes.contains { $0.contains("16x") })
     }
 
+    @Test func configErrorsAreValuesNamingTheField() throws {
+        let json = try JSONValue.parse(Data(#"{"model_type": "acme_moe", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "n_routed_experts": 8}"#.utf8))
+        #expect(throws: ConfigError.unknownStructure(origin: "c.json", modelType: "acme_moe", field: "n_routed_experts", signals: "routed experts")) {
+            try ModelArchitecture(config: json, origin: "c.json")
+        }
+        let typed = try JSONValue.parse(Data(#"{"model_type": "llama", "vocab_size": "many", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}"#.utf8))
+        #expect(throws: ConfigError.wrongType(origin: "c.json", field: "vocab_size", expected: "an integer", got: "a string")) {
+            try ModelArchitecture(config: typed, origin: "c.json")
+        }
+    }
+
     @Test func assumeDenseEstimatesAnUnknownFamilyWithANote() throws {
         let json = try JSONValue.parse(Data(#"{"model_type": "acme_moe", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "n_routed_experts": 8}"#.utf8))
         let a = try ModelArchitecture(config: json, assumeDense: true)
@@ -184,7 +195,7 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
 @Suite struct QuantizationConfigTests {
     static func config(_ name: String, quantization: String) throws -> JSONValue {
         let c = try #require(FamilyCase.all.first { $0.name == name })
-        guard case .object(var o) = c.config else { throw ConfigError("not an object") }
+        guard case .object(var o) = c.config else { throw ConfigError.notAnObject(origin: name) }
         o["quantization_config"] = try JSONValue.parse(Data(quantization.utf8))
         return .object(o)
     }
