@@ -54,12 +54,12 @@ let package = Package(
         .testTarget(name: "PlanModelTests", dependencies: ["PlanModel"]),
         // The use cases in-process on a real SQLite store.
         .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore", "PlanModel", "Inventory", "TestSupport"]),
-        .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "Inventory"]),
+        .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "TestSupport"]),
         .testTarget(name: "PlacementTests", dependencies: ["Placement", "PlanCore", "TestSupport"]),
         .testTarget(
             name: "InventoryTests",
             dependencies: ["Inventory", "PlanCore", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "PlanCore", "Reports", "Inventory", "PlanModel", "TestSupport"]),
+        .testTarget(name: "PlanCLITests", dependencies: ["PlanCLI", "Reports", "TestSupport"]),
         // Runs the built `plan` binary as a user would.
         .testTarget(
             name: "EndToEndTests",
