@@ -335,7 +335,9 @@ public enum Activations {
             // post_attention_layernorm: with GPT-NeoX's parallel residual it normalizes the layer input (its
             // input is the input norm's, only mean and rstd are new); then the MLP's input (its output).
             bytes += (a.parallelResidual ? 2 * e * t : norm) + e * t * h
-            bytes += a.modelType == "gpt_neox" ? neoxAttention(a, x, heads: heads) : llamaAttention(a, x, index: index, heads: heads, kv: kv)
+            bytes +=
+                a.modelType == "gpt_neox"
+                ? neoxAttention(a, x, heads: heads) : llamaAttention(a, x, index: index, heads: heads, kv: kv)
         }
         // The GELU's input (dense_h_to_4h / c_fc output) and dense_4h_to_h / c_proj's input (its output).
         return bytes + 2 * e * t * i

@@ -33,7 +33,8 @@ import TestSupport
     static let classicCases = MeasuredCase.load("family-activation-classic-cases.json")
 
     @Test func classicFixtureCoversEveryFamily() {
-        let types = Set(Self.classicCases.compactMap { c -> String? in if case .string(let t) = c.config["model_type"] { t } else { nil } })
+        let types = Set(
+            Self.classicCases.compactMap { c -> String? in if case .string(let t) = c.config["model_type"] { t } else { nil } })
         #expect(types == ["gpt_neox", "starcoder2", "falcon", "gpt_bigcode", "deepseek_v2"])
         #expect(Self.classicCases.count == 264)
         #expect(Self.classicCases.contains { $0.checkpointing } && Self.classicCases.contains { !$0.checkpointing })
