@@ -74,11 +74,14 @@ public enum Activations {
     }
 
     /// `olmo2` also stands for gpt-oss: both norms multiply the weight in fp32 before casting back.
-    enum Family { case llama, gemma2, gpt2, olmo2 }
+    /// `gpt2` also stands for GPT-BigCode (GPT-2's block with multi-query attention); `classic` is the
+    /// LayerNorm decoders with a plain GELU MLP and rotary or ALiBi positions: GPT-NeoX, StarCoder2, Falcon.
+    enum Family { case llama, gemma2, gpt2, olmo2, classic }
 
     static func family(_ a: ModelArchitecture) -> Family {
         switch a.modelType {
-        case "gpt2": .gpt2
+        case "gpt2", "gpt_bigcode": .gpt2
+        case "gpt_neox", "starcoder2", "falcon": .classic
         case "gemma2", "gemma3_text": .gemma2
         case "olmo2", "gpt_oss": .olmo2
         default: .llama
@@ -90,6 +93,7 @@ public enum Activations {
     public static let calibratedTypes: Set<String> = [
         "llama", "mistral", "mixtral", "qwen2", "gemma2", "phi3", "gpt2",
         "qwen3", "olmo2", "gemma3_text", "qwen2_moe", "qwen3_moe", "deepseek_v3", "gpt_oss", "glm4_moe", "llama4_text",
+        "gpt_neox", "starcoder2", "falcon", "gpt_bigcode", "deepseek_v2",
     ]
 
     /// Rotary cos and sin (one pair per rotary embedding the layers use), shared by every layer.
@@ -103,6 +107,14 @@ public enum Activations {
         case "llama4_text":
             // Llama-4 rotates with complex freqs_cis (complex64: 8 bytes per d/2 pair), one tensor.
             return 4 * s * a.headDim
+        case "deepseek_v2":
+            // DeepSeek-V2 rotates q_pe/k_pe with complex freqs_cis (complex64 per rope pair), one tensor.
+            return 4 * s * (a.latent?.qkRopeHeadDim ?? a.headDim)
+        case "falcon" where a.alibi:
+            // No rotary. With sdpa, FalconModel adds the ALiBi biases to the causal mask: one float
+            // (b, a, s, s) mask in the model dtype that every layer's kernel keeps; eager adds them in fp32
+            // scores that are not kept.
+            return x.attention == .eager ? 0 : e * x.batch * max(a.heads / x.tp, 1) * s * s
         case "gpt_oss":
             // GptOssRotaryEmbedding keeps half-width cos/sin (the two halves are rotated, not interleaved).
             return 2 * s * (a.headDim / 2) * e
@@ -159,6 +171,11 @@ public enum Activations {
             norm = 8 * t * h + 4 * t
             if embedding { r.embedding = 8 * t }
             r.shared = rotary(a, x, range: range)
+        case .classic:
+            // nn.LayerNorm keeps its input, mean and rstd (both in the model dtype).
+            norm = e * t * h + 2 * e * t
+            if embedding { r.embedding = 8 * t }
+            r.shared = rotary(a, x, range: range)  // rotary cos/sin of the rotated width, or Falcon's ALiBi mask
         case .gpt2:
             // LayerNorm keeps its input, mean and rstd.
             norm = e * t * h + 2 * e * t
@@ -266,6 +283,10 @@ public enum Activations {
             var attn = 4 * e * t * heads * d + 4 * scores + (e != 4 ? e * scores : 0)
             if a.attentionSoftcap != nil { attn += e * scores }  // tanh of the soft-capped scores
             return 4 * norm + e * t * h + attn + e * t * h + 4 * e * t * i
+        case .classic:
+            return classicLayer(a, x, index: index, heads: heads, kv: kv, i: i, norm: norm)
+        case .gpt2 where a.modelType == "gpt_bigcode":
+            return bigCodeLayer(a, x, heads: heads, kv: kv, i: i, norm: norm)
         case .gpt2:
             let p = a.dropout > 0
             let drop = p ? e * t * h : 0
@@ -289,6 +310,128 @@ public enum Activations {
             let ln = norm
             return 2 * ln + e * t * h + attn + drop + e * t * h + 5 * e * t * i + drop
         }
+    }
+
+    /// GPT-NeoX, StarCoder2 and Falcon layers (modeling_gpt_neox.py, modeling_starcoder2.py,
+    /// modeling_falcon.py; measured in docs/calibration/families/activations.md): LayerNorms, fused or
+    /// separate q/k/v, a plain MLP `act(dense_h_to_4h(x))` with GELU (GeluBackward0 keeps only its input).
+    static func classicLayer(_ a: ModelArchitecture, _ x: Shape, index: Int, heads: Int, kv: Int, i: Int, norm: Int) -> Int {
+        let t = x.batch * x.seq
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        // The input norm (input, mean, rstd) and the q/k/v projection's input (the norm's output).
+        var bytes = norm + e * t * h
+        if a.modelType == "falcon" {
+            if a.normsPerLayer == 2 {
+                // ln_mlp (new decoder) reads the layer input too, so only its mean and rstd are new; the
+                // sequential block's post_attention_layernorm reads the attention residual (its whole norm).
+                // Either way dense_h_to_4h's input is that norm's output.
+                bytes += (a.parallelResidual ? 2 * e * t : norm) + e * t * h
+            }
+            // With one norm the MLP reads the attention norm's output, already counted.
+            if a.indexedKV { bytes += 16 }  // the int64 index lists [-2] and [-1] of _split_heads
+            bytes += falconAttention(a, x, heads: heads, kv: kv)
+        } else {
+            // post_attention_layernorm: with GPT-NeoX's parallel residual it normalizes the layer input (its
+            // input is the input norm's, only mean and rstd are new); then the MLP's input (its output).
+            bytes += (a.parallelResidual ? 2 * e * t : norm) + e * t * h
+            bytes +=
+                a.modelType == "gpt_neox"
+                ? neoxAttention(a, x, heads: heads) : llamaAttention(a, x, index: index, heads: heads, kv: kv)
+        }
+        // The GELU's input (dense_h_to_4h / c_fc output) and dense_4h_to_h / c_proj's input (its output).
+        return bytes + 2 * e * t * i
+    }
+
+    /// GPTNeoXAttention: q and k are new tensors (the partial rotary concatenates the rotated and passed
+    /// parts), v is the cache's copy; the output is transposed, so `dense` reads a contiguous copy.
+    static func neoxAttention(_ a: ModelArchitecture, _ x: Shape, heads: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let ad = heads * a.headDim
+        let scores = b * heads * s * s
+        if x.attention == .eager {
+            // The two matmuls' operands (k transposed, q, v, copies made by matmul's reshape), the fp32
+            // softmax and its cast to the model dtype (the second matmul's operand), dense's input.
+            return 3 * e * t * ad + 4 * scores + (e != 4 ? e * scores : 0) + e * t * ad
+        }
+        // Fused kernel: q, k, v, output, fp32 logsumexp; dense's input.
+        return 4 * e * t * ad + 4 * b * heads * s + e * t * ad
+    }
+
+    /// FalconAttention (modeling_falcon.py l. 290-400). k and v as the kernel reads them have the cached
+    /// heads (the new decoder broadcasts them to every head before the cache, `cachedKVHeads`).
+    static func falconAttention(_ a: ModelArchitecture, _ x: Shape, heads: Int, kv: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let d = a.headDim
+        let ad = heads * d
+        let kvc = max((a.cachedKVHeads ?? a.kvHeads) / x.tp, 1)
+        let scores = b * heads * s * s
+        // Without rotary (ALiBi) q stays a strided view of the fused query_key_value output: its whole
+        // (a + 2k)·d storage is kept.
+        let fusedQ = e * t * (heads + 2 * kv) * d
+        if x.attention == .eager {
+            // `query @ key.transpose`, softmax in the model dtype (dtype=hidden_states.dtype, also the
+            // second matmul's operand; ALiBi's fp32 scores are not kept), `@ value`, dense's input copy.
+            // matmul broadcasts k and v to all heads and copies them (and q) for b > 1; for b = 1 the
+            // folded operands stay views: k and v keep the cache's kvc heads, ALiBi's q the fused storage.
+            let q = (b == 1 && a.alibi) ? fusedQ : e * t * ad
+            let kvBytes = b == 1 ? 2 * e * t * kvc * d : 2 * e * t * ad
+            return q + kvBytes + e * scores + e * t * ad
+        }
+        // sdpa: q, k and v (the cache's kvc heads), the fp32 logsumexp, the output (also dense's input).
+        var bytes = 2 * e * t * kvc * d + 4 * b * heads * s + e * t * ad
+        if a.alibi {
+            bytes += fusedQ  // the ALiBi mask is shared by every layer (`rotary`)
+        } else {
+            // The rotated q, and the (b, 1, s, s) causal mask FalconModel always passes (no is_causal path).
+            bytes += e * t * ad + e * b * s * s
+        }
+        return bytes
+    }
+
+    /// GPTBigCodeBlock (modeling_gpt_bigcode.py): GPT-2's block with multi-query attention through the
+    /// shared `eager_attention_forward` (fp32 softmax) or sdpa, and a `gelu_pytorch_tanh` MLP
+    /// (GeluBackward0: its input only). Dropout (0.1 by default, `attn_pdrop` standing for all three):
+    /// the masks of the attention probabilities, resid_dropout and the MLP's dropout.
+    static func bigCodeLayer(_ a: ModelArchitecture, _ x: Shape, heads: Int, kv: Int, i: Int, norm: Int) -> Int {
+        let b = x.batch
+        let s = x.seq
+        let t = b * s
+        let e = x.elementBytes
+        let h = a.hiddenSize
+        let d = a.headDim
+        let ad = heads * d
+        let scores = b * heads * s * s
+        let p = a.dropout > 0
+        let drop = p ? e * t * h : 0
+        // q is a view of the fused c_attn output (a + 2k heads); k and v are the cache's copies.
+        let fusedQ = e * t * (ad + 2 * kv * d)
+        let cacheKV = x.useCache ? 2 * e * t * kv * d : 0
+        let attn: Int
+        switch x.attention {
+        case .eager:
+            // The matmuls' operands: for b > 1 copies of q and of k, v repeated to every head; for b = 1
+            // views (the fused storage and the cache's k/v). The fp32 softmax; with dropout its mask and the
+            // dropped probabilities (model dtype), without it the cast (fp32: the softmax itself). c_proj's input.
+            let qkv = (b == 1 && x.useCache) ? fusedQ + cacheKV : 3 * e * t * ad
+            attn = qkv + 4 * scores + (p ? 2 * e * scores : (e != 4 ? e * scores : 0)) + e * t * ad
+        case .sdpa where p:
+            // Dropout keeps sdpa off its fused kernels: the math path upcasts to fp32 and keeps k and v
+            // repeated to all heads, q, the softmax, the dropout mask and the dropped probabilities.
+            attn = 12 * t * ad + 12 * scores + e * t * ad
+        default:
+            // Fused kernel: q (the fused storage), k, v, fp32 logsumexp, the output (also c_proj's input).
+            attn = fusedQ + cacheKV + 4 * b * heads * s + e * t * ad
+        }
+        // ln_1, ln_2, c_attn's input, resid_dropout's mask, c_fc's input, GELU input and c_proj's input,
+        // the MLP dropout's mask.
+        return 2 * norm + e * t * h + attn + drop + e * t * h + 2 * e * t * i + drop
     }
 
     /// A LoRA layer minus the fully trained one (PEFT, measured): the frozen projections no longer
@@ -635,7 +778,10 @@ public enum Activations {
         var indexBytes = 24
         var act = 4 * e * i
         switch a.modelType {
-        case "deepseek_v3", "glm4_moe":
+        case "deepseek_v2", "deepseek_v3", "glm4_moe":
+            // (DeepSeek-V2's greedy router, DeepseekV2TopkRouter with topk_method "greedy": the same fp32
+            // input copy and 4TE scores, a softmax instead of a sigmoid, top-k over all experts, no groups;
+            // norm_topk_prob false by default, so the fp32 top-k softmax values are the routing weights.)
             // DeepseekV3TopkRouter: an fp32 copy of the input (16-bit only), the sigmoid scores 4TE, the
             // top-k indices of the gather; with norm_topk_prob the fp32 weights and their sum. The group
             // selection (per-group top-2, kept groups, bool mask) is packed too, but nothing with a

@@ -66,8 +66,17 @@ public struct ModelArchitecture: Sendable, Equatable {
     /// attention with temperature tuning; the others use chunked attention of `attentionChunk` tokens.
     public var noRopeLayers: [Bool] = []
     public var attentionChunk: Int? = nil
-    /// Fraction of head_dim that is rotated (GLM-4.5's `partial_rotary_factor`, 0.5 by default; 1 elsewhere).
+    /// Fraction of head_dim that is rotated (GLM-4.5's `partial_rotary_factor`, 0.5 by default; GPT-NeoX's
+    /// `rotary_pct`, 0.25 by default; 1 elsewhere).
     public var rotaryFraction: Double = 1
+    /// The MLP reads the layer input rather than the attention's residual output (GPT-NeoX
+    /// `use_parallel_residual`, Falcon `parallel_attn` or its new decoder); only the activation terms use it.
+    public var parallelResidual: Bool = false
+    /// Falcon's ALiBi (`alibi: true`) instead of rotary positions.
+    public var alibi: Bool = false
+    /// Falcon's `_split_heads` picks k and v with index lists (`[-2]`, `[-1]`; new decoder or multi-query),
+    /// which autograd keeps (two int64 indices per layer).
+    public var indexedKV: Bool = false
     /// Multi-token-prediction layers in the checkpoint (`num_nextn_predict_layers`) that
     /// transformers does not build; reported apart from `parameters`.
     public var mtpLayers: Int = 0
@@ -556,6 +565,17 @@ extension ModelArchitecture {
             qkNormPerLayer = queryWidth + kvWidth
         case "gpt_neox":
             classicBlock(bias: true)
+            // GPTNeoXConfig: rotary_pct (rope_parameters.partial_rotary_factor in transformers 5), 0.25 by default.
+            var fraction = try r.double(["rotary_pct"])
+            if fraction == nil, let rope = r.config["rope_parameters"]?["partial_rotary_factor"] {
+                switch rope {
+                case .double(let f): fraction = f
+                case .int(let f): fraction = Double(f)
+                default: break
+                }
+            }
+            rotaryFraction = fraction ?? 0.25
+            parallelResidual = try r.bool("use_parallel_residual") ?? true
         case "falcon":
             // FalconDecoderLayer: LayerNorms; a plain GELU MLP (dense_h_to_4h, dense_4h_to_h); every
             // linear has a bias iff `bias`. With parallel attention one input norm, or ln_attn and ln_mlp
@@ -566,6 +586,10 @@ extension ModelArchitecture {
             let parallel = try r.bool("parallel_attn") ?? true
             let inParallel = try r.int(["num_ln_in_parallel_attn"]) ?? (newDecoder ? 2 : 1)
             normsPerLayer = parallel && inParallel != 2 ? 1 : 2
+            // FalconDecoderLayer adds the MLP output to the attention output on the new decoder whatever parallel_attn says.
+            parallelResidual = parallel || newDecoder
+            alibi = try r.bool("alibi") ?? false
+            indexedKV = newDecoder || kvHeads == 1
             if newDecoder, kvHeads < heads {
                 cachedKVHeads = heads
                 notes.append(

@@ -26,4 +26,23 @@ import TestSupport
         let (got, err) = try c.trainingEstimate()
         #expect(err <= 0.05, "\(c.id): estimated \(got), measured \(c.expected) (\(String(format: "%.2f", err * 100))%)")
     }
+
+    /// The classic families (GPT-NeoX parallel and sequential residual, StarCoder2 with and without a
+    /// sliding window, Falcon parallel / new decoder / sequential / ALiBi, GPT-BigCode with and without
+    /// dropout, DeepSeek-V2): docs/calibration/families/measure_classic_activations.py.
+    static let classicCases = MeasuredCase.load("family-activation-classic-cases.json")
+
+    @Test func classicFixtureCoversEveryFamily() {
+        let types = Set(
+            Self.classicCases.compactMap { c -> String? in if case .string(let t) = c.config["model_type"] { t } else { nil } })
+        #expect(types == ["gpt_neox", "starcoder2", "falcon", "gpt_bigcode", "deepseek_v2"])
+        #expect(Self.classicCases.count == 264)
+        #expect(Self.classicCases.contains { $0.checkpointing } && Self.classicCases.contains { !$0.checkpointing })
+    }
+
+    @Test(arguments: classicCases.filter { $0.kind == "train" })
+    func classicTrainingActivationsWithinFivePercent(_ c: MeasuredCase) throws {
+        let (got, err) = try c.trainingEstimate()
+        #expect(err <= 0.05, "\(c.id): estimated \(got), measured \(c.expected) (\(String(format: "%.2f", err * 100))%)")
+    }
 }

@@ -5,8 +5,10 @@
 layout of calibration-cases.json. FamilyActivationTests checks the estimator within 5%.
 
     /work/venv-calib/bin/python export_activations.py [activations.json.gz] [out.json]
+    /work/venv-calib/bin/python export_activations.py activations-classic.json.gz \
+        ../../../Tests/MemoryEstimationTests/Fixtures/family-activation-classic-cases.json
 """
-import gzip, json, sys
+import gzip, json, os, sys
 from transformers import AutoConfig
 
 src = sys.argv[1] if len(sys.argv) > 1 else "activations.json.gz"
@@ -27,6 +29,6 @@ for c in data["cases"]:
         "use_cache": True, "checkpointing": c["checkpointing"] != "off", "experts": "grouped_mm",
         "saved_bytes": c["saved_bytes_total"], "breakdown": c["breakdown"],
     })
-meta = dict(data["meta"], source="docs/calibration/families/activations.json.gz via export_activations.py")
+meta = dict(data["meta"], source=f"docs/calibration/families/{os.path.basename(src)} via export_activations.py")
 json.dump({"meta": meta, "cases": cases}, open(dst, "w"), indent=None, sort_keys=True, separators=(",", ":"))
 print(f"wrote {len(cases)} cases to {dst}")
