@@ -90,16 +90,15 @@ extension PlanStore {
 
     static func fetchGPUTypes(_ db: Database) throws -> [GPUType] {
         var aliases: [String: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT alias, gpu_id FROM gpu_aliases ORDER BY alias") {
-            aliases[row["gpu_id"], default: []].append(row["alias"])
+        for a in try GPUAliasRow.order(GPUAliasRow.Columns.alias).fetchAll(db) {
+            aliases[a.gpuID, default: []].append(a.alias)
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM gpu_types ORDER BY id").map { row in
+        return try GPUTypeRow.order(GPUTypeRow.Columns.id).fetchAll(db).map { r in
             GPUType(
-                id: row["id"], name: row["name"], vendor: row["vendor"], aliases: aliases[row["id"]] ?? [],
-                memoryBytes: row["memory_bytes"], memorySource: row["memory_source"], bf16: row["bf16"],
-                fp8: row["fp8"], fp4: row["fp4"], bandwidthBytesPerSecond: row["bandwidth_bytes_per_s"],
-                interconnect: row["interconnect"], interconnectBytesPerSecond: row["interconnect_bytes_per_s"],
-                priceUSD: (row["user_price_usd"] as Int?) ?? row["price_usd"], priceSource: row["price_source"])
+                id: r.id, name: r.name, vendor: r.vendor, aliases: aliases[r.id] ?? [], memoryBytes: r.memoryBytes,
+                memorySource: r.memorySource, bf16: r.bf16, fp8: r.fp8, fp4: r.fp4, bandwidthBytesPerSecond: r.bandwidthBytesPerSecond,
+                interconnect: r.interconnect, interconnectBytesPerSecond: r.interconnectBytesPerSecond,
+                priceUSD: r.userPriceUSD ?? r.priceUSD, priceSource: r.priceSource)
         }
     }
 
@@ -115,12 +114,11 @@ extension PlanStore {
     }
 
     static func fetchSKUs(_ db: Database) throws -> [ServerSKU] {
-        try Row.fetchAll(db, sql: "SELECT * FROM server_skus ORDER BY id").map { row in
+        try ServerSKURow.order(ServerSKURow.Columns.id).fetchAll(db).map { r in
             ServerSKU(
-                id: row["id"], name: row["name"], gpu: row["gpu_id"], gpusPerServer: row["gpus_per_server"],
-                hostMemoryBytes: row["host_memory_bytes"], cpuCores: row["cpu_cores"], listPriceUSD: row["price_usd"],
-                userPriceUSD: row["user_price_usd"], discountBasisPoints: row["discount_basis_points"],
-                priceSource: row["price_source"], origin: row["origin"])
+                id: r.id, name: r.name, gpu: r.gpuID, gpusPerServer: r.gpusPerServer, hostMemoryBytes: r.hostMemoryBytes,
+                cpuCores: r.cpuCores, listPriceUSD: r.priceUSD, userPriceUSD: r.userPriceUSD,
+                discountBasisPoints: r.discountBasisPoints, priceSource: r.priceSource, origin: r.origin)
         }
     }
 
@@ -180,14 +178,12 @@ extension PlanStore {
 
     static func fetchModels(_ db: Database) throws -> [CatalogModel] {
         var aliases: [String: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT alias, model_id FROM model_aliases ORDER BY alias") {
-            aliases[row["model_id"], default: []].append(row["alias"])
+        for a in try ModelAliasRow.order(ModelAliasRow.Columns.alias).fetchAll(db) {
+            aliases[a.modelID, default: []].append(a.alias)
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY id").map { row in
-            let json = (try? JSONValue.parse(Data((row["config_json"] as String).utf8))) ?? .null
-            return CatalogModel(
-                id: row["id"], aliases: aliases[row["id"]] ?? [], config: json, source: row["source"],
-                origin: row["origin"])
+        return try ModelRow.order(ModelRow.Columns.id).fetchAll(db).map { r in
+            let json = (try? JSONValue.parse(Data(r.configJSON.utf8))) ?? .null
+            return CatalogModel(id: r.id, aliases: aliases[r.id] ?? [], config: json, source: r.source, origin: r.origin)
         }
     }
 

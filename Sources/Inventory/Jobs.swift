@@ -73,49 +73,37 @@ extension PlanStore {
 
     static func fetchJobs(_ db: Database) throws -> [JobRecord] {
         var allowed: [Int: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT job_id, gpu_type_id FROM job_gpu_types ORDER BY gpu_type_id") {
-            allowed[row[0], default: []].append(row[1])
+        for a in try JobGPUTypeRow.order(JobGPUTypeRow.Columns.gpuTypeID).fetchAll(db) {
+            allowed[a.jobID, default: []].append(a.gpuTypeID)
         }
-        var placementGPUs: [Int: [(String, Int, Int)]] = [:]
-        for row in try Row.fetchAll(
-            db,
-            sql: """
-                SELECT pg.placement_id, s.name, g.idx, g.id FROM placement_gpus pg
-                JOIN gpus g ON g.id = pg.gpu_id JOIN servers s ON s.id = g.server_id
-                """)
-        {
-            placementGPUs[row[0], default: []].append((row[1], row[2], row[3]))
+        var placementGPUs: [Int: [PlacedGPURow]] = [:]
+        for g in try PlacedGPURow.fetchAll(db, sql: PlacedGPURow.sql) {
+            placementGPUs[g.placementID, default: []].append(g)
         }
         var placements: [Int: [PlacementRecord]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM placements ORDER BY job_id, replica") {
-            let id: Int = row["id"]
-            let gpus = (placementGPUs[id] ?? []).sorted { naturalLess($0.0, $1.0) || ($0.0 == $1.0 && $0.1 < $1.1) }
+        for p in try PlacementRow.order(PlacementRow.Columns.jobID, PlacementRow.Columns.replica).fetchAll(db) {
+            let gpus = (placementGPUs[p.id] ?? []).sorted {
+                naturalLess($0.server, $1.server) || ($0.server == $1.server && $0.index < $1.index)
+            }
             var allocs: [(server: String, gpus: [Int])] = []
-            for (server, idx, _) in gpus {
-                if allocs.last?.server == server { allocs[allocs.count - 1].gpus.append(idx) } else { allocs.append((server, [idx])) }
+            for g in gpus {
+                if allocs.last?.server == g.server { allocs[allocs.count - 1].gpus.append(g.index) } else { allocs.append((g.server, [g.index])) }
             }
-            placements[row["job_id"], default: []].append(
+            placements[p.jobID, default: []].append(
                 PlacementRecord(
-                    id: id, replica: row["replica"], strategy: row["strategy"], tp: row["tp"], pp: row["pp"], dp: row["dp"],
-                    gpuType: row["gpu_type_id"], perGPUBytes: row["per_gpu_bytes"], hostBytes: row["host_bytes"], allocations: allocs,
-                    gpuIDs: gpus.map(\.2)))
+                    id: p.id, replica: p.replica, strategy: p.strategy, tp: p.tp, pp: p.pp, dp: p.dp, gpuType: p.gpuTypeID,
+                    perGPUBytes: p.perGPUBytes, hostBytes: p.hostBytes, allocations: allocs, gpuIDs: gpus.map(\.gpuID)))
         }
-        let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT j.*, m.config_json AS catalog_config FROM jobs j LEFT JOIN models m ON m.id = j.model_id")
-        var result = rows.map { row -> JobRecord in
-            let id: Int = row["id"]
-            func json(_ col: String) -> JSONValue? {
-                guard let s = row[col] as String? else { return nil }
-                return try? JSONValue.parse(Data(s.utf8))
-            }
+        var result = try JobWithCatalogRow.fetchAll(db, sql: JobWithCatalogRow.sql).map { row -> JobRecord in
+            let r = row.job
+            func json(_ s: String?) -> JSONValue? { s.flatMap { try? JSONValue.parse(Data($0.utf8)) } }
             let job = NewJob(
-                name: row["name"], kind: NewJob.Kind(rawValue: row["kind"]) ?? .sized, mode: (row["mode"] as String?).flatMap(Mode.init),
-                modelID: row["model_id"], modelConfig: json("model_config_json"), spec: json("spec_json") ?? .object([:]),
-                replicas: row["replicas"], priority: row["priority"], gpus: row["gpus"], gpuMemoryBytes: row["gpu_memory_bytes"],
-                sameServer: row["same_server"], gpuTypes: allowed[id] ?? [], headroom: row["headroom"],
-                strategy: (row["strategy"] as String?).flatMap(Strategy.init), tp: row["tp"], pp: row["pp"])
-            return JobRecord(id: id, job: job, modelConfig: json("model_config_json") ?? json("catalog_config"), placements: placements[id] ?? [])
+                name: r.name, kind: NewJob.Kind(rawValue: r.kind) ?? .sized, mode: r.mode.flatMap(Mode.init), modelID: r.modelID,
+                modelConfig: json(r.modelConfigJSON), spec: json(r.specJSON) ?? .object([:]), replicas: r.replicas,
+                priority: r.priority, gpus: r.gpus, gpuMemoryBytes: r.gpuMemoryBytes, sameServer: r.sameServer,
+                gpuTypes: allowed[r.id] ?? [], headroom: r.headroom, strategy: r.strategy.flatMap(Strategy.init), tp: r.tp, pp: r.pp)
+            return JobRecord(
+                id: r.id, job: job, modelConfig: json(r.modelConfigJSON) ?? json(row.catalogConfigJSON), placements: placements[r.id] ?? [])
         }
         result.sort { naturalLess($0.name, $1.name) }
         return result

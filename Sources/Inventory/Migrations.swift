@@ -38,9 +38,14 @@ extension PlanStore {
 
     func migrate() throws {
         let all = try Self.migrations(in: resources)
-        let current = try schemaVersion()
+        // Both records in one read: another process's migration commits them together.
+        let (current, recorded) = try read { db -> (Int, Int?) in
+            let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            guard try db.tableExists("schema_migrations") else { return (version, nil) }
+            return (version, try Int.fetchOne(db, sql: "SELECT max(version) FROM schema_migrations"))
+        }
         try refuseNewer(current, known: all.count)
-        try checkRecordedVersion(current)
+        try checkRecordedVersion(current, recorded: recorded)
         guard current < all.count else { return }
         guard writable else {
             throw StoreError(
@@ -114,14 +119,10 @@ extension PlanStore {
 
     /// `user_version` and `schema_migrations` are written together; when they disagree the file
     /// was edited by hand.
-    private func checkRecordedVersion(_ version: Int) throws {
+    private func checkRecordedVersion(_ version: Int, recorded: Int?) throws {
         guard version >= 0 else {
             throw StoreError(
                 "database '\(path)' has an invalid schema version \(version) (PRAGMA user_version); the file was changed outside plan: restore it from a backup")
-        }
-        let recorded: Int? = try read { db in
-            guard try db.tableExists("schema_migrations") else { return nil }
-            return try Int.fetchOne(db, sql: "SELECT max(version) FROM schema_migrations")
         }
         if let r = recorded, r != version {
             throw StoreError(

@@ -44,7 +44,8 @@ extension PlanStore: InventoryStore {
         }
         guard !changes.add.isEmpty else { return }
         var jobIDs: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT name, id FROM jobs") { jobIDs[row[0]] = row[1] }
+        // The two selected columns, by position.
+        for row in try Row.fetchAll(db, JobRow.select(JobRow.Columns.name, JobRow.Columns.id)) { jobIDs[row[0]] = row[1] }
         let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO placements (job_id, replica, strategy, tp, pp, dp, gpu_type_id, per_gpu_bytes, host_bytes)

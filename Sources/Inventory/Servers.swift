@@ -10,9 +10,9 @@ extension PlanStore {
         try write { db in
             let gpuTypes = try Self.fetchGPUTypes(db)
             var skuHost: [String: Int] = [:]
-            for s in try Row.fetchAll(db, sql: "SELECT gpu_id, gpus_per_server, host_memory_bytes FROM server_skus WHERE origin = 'seed' ORDER BY id") {
-                let key = "\(s["gpu_id"] as String)/\(s["gpus_per_server"] as Int)"
-                if skuHost[key] == nil { skuHost[key] = s["host_memory_bytes"] }
+            for s in try ServerSKURow.filter(ServerSKURow.Columns.origin == "seed").order(ServerSKURow.Columns.id).fetchAll(db) {
+                let key = "\(s.gpuID)/\(s.gpusPerServer)"
+                if skuHost[key] == nil { skuHost[key] = s.hostMemoryBytes }
             }
             var names = Set(try String.fetchAll(db, sql: "SELECT name FROM servers"))
             let validIDs = gpuTypes.map(\.id).joined(separator: ", ")
@@ -74,42 +74,32 @@ extension PlanStore {
 
     static func fetchServers(_ db: Database) throws -> [ServerInfo] {
         // Each placement's host memory is split evenly over its GPUs; count them once per placement.
-        var holders: [Int: (String, Int, Int)] = [:]
-        let held = try Row.fetchCursor(
-            db,
-            sql: """
-                WITH sizes AS (SELECT placement_id, count(*) AS n FROM placement_gpus GROUP BY placement_id)
-                SELECT pg.gpu_id, j.name, p.replica, p.host_bytes / sizes.n
-                FROM placement_gpus pg JOIN placements p ON p.id = pg.placement_id JOIN jobs j ON j.id = p.job_id
-                JOIN sizes ON sizes.placement_id = p.id
-                """)
-        while let row = try held.next() {
-            holders[row[0]] = (row[1], row[2], row[3])
+        var holders: [Int: HeldGPURow] = [:]
+        let held = try HeldGPURow.fetchCursor(db, sql: HeldGPURow.sql)
+        while let h = try held.next() {
+            holders[h.gpuID] = h
         }
         // GPUs in server order and servers in id order: one merge, no lookup per GPU.
-        let gpus = try Row.fetchCursor(db, sql: "SELECT id, server_id, idx, memory_bytes FROM gpus ORDER BY server_id, idx")
+        let gpus = try GPURow.order(GPURow.Columns.serverID, GPURow.Columns.idx).fetchCursor(db)
         var pending: (server: Int, slot: GPUSlot)? = nil
         func nextGPU() throws -> (server: Int, slot: GPUSlot)? {
-            guard let row = try gpus.next() else { return nil }
-            let id: Int = row[0]
-            let h = holders[id]
-            return (row[1], GPUSlot(id: id, index: row[2], memoryBytes: row[3], job: h?.0, replica: h?.1, hostBytes: h?.2 ?? 0))
+            guard let g = try gpus.next() else { return nil }
+            let h = holders[g.id]
+            return (g.serverID, GPUSlot(id: g.id, index: g.idx, memoryBytes: g.memoryBytes, job: h?.job, replica: h?.replica, hostBytes: h?.hostBytesPerGPU ?? 0))
         }
         pending = try nextGPU()
         var result: [ServerInfo] = []
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT id, name, gpu_type_id, gpu_count, host_memory_bytes, site, rack FROM servers ORDER BY id")
-        while let row = try rows.next() {
-            let id: Int = row[0]
+        let servers = try ServerRow.order(ServerRow.Columns.id).fetchCursor(db)
+        while let s = try servers.next() {
             var slots: [GPUSlot] = []
-            while let p = pending, p.server <= id {
-                if p.server == id { slots.append(p.slot) }
+            while let p = pending, p.server <= s.id {
+                if p.server == s.id { slots.append(p.slot) }
                 pending = try nextGPU()
             }
             result.append(
                 ServerInfo(
-                    id: id, name: row[1], gpuType: row[2], gpuCount: row[3], gpuMemoryBytes: slots.map(\.memoryBytes).min() ?? 0,
-                    hostMemoryBytes: row[4], site: row[5], rack: row[6], gpus: slots))
+                    id: s.id, name: s.name, gpuType: s.gpuTypeID, gpuCount: s.gpuCount, gpuMemoryBytes: slots.map(\.memoryBytes).min() ?? 0,
+                    hostMemoryBytes: s.hostMemoryBytes, site: s.site, rack: s.rack, gpus: slots))
         }
         result.sort { naturalLess($0.name, $1.name) }
         return result
