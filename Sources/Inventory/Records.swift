@@ -1,4 +1,5 @@
 import GRDB
+import PlanModel
 
 /// A record of one table. Its `Columns` name every column of the table once, in the schema's
 /// order (`Migrations/`); `RecordsTests` fails when they drift apart. Requests select exactly
@@ -43,7 +44,7 @@ struct GPUTypeRow: TableRow, Decodable {
     var priceUSD: Int
     var priceSource: String
     var userPriceUSD: Int?
-    var origin: String
+    var origin: CatalogOrigin
     var fp4: Bool
 }
 
@@ -75,7 +76,7 @@ struct ServerSKURow: TableRow, Decodable {
     var priceSource: String
     var userPriceUSD: Int?
     var discountBasisPoints: Int?
-    var origin: String
+    var origin: CatalogOrigin
 }
 
 struct ModelRow: TableRow, Decodable {
@@ -87,7 +88,7 @@ struct ModelRow: TableRow, Decodable {
     var id: String
     var configJSON: String
     var source: String
-    var origin: String
+    var origin: CatalogOrigin
 }
 
 struct ModelAliasRow: TableRow, Decodable {

@@ -65,12 +65,12 @@ public struct ServerSKU: Sendable, Equatable, Codable {
     public var discountBasisPoints: Int?
     public var priceSource: String
     /// "seed" for catalog rows, "user" for SKUs a user added.
-    public var origin: String
+    public var origin: CatalogOrigin
 
     public init(
         id: String, name: String, gpu: String, gpusPerServer: Int, hostMemoryBytes: Int, cpuCores: Int = 0,
         listPriceUSD: Int, userPriceUSD: Int? = nil, discountBasisPoints: Int? = nil, priceSource: String = "",
-        origin: String = "seed"
+        origin: CatalogOrigin = .seed
     ) {
         self.id = id
         self.name = name
@@ -102,13 +102,19 @@ public struct CatalogModel: Sendable, Equatable {
     public var aliases: [String]
     public var config: JSONValue
     public var source: String
-    public var origin: String
+    public var origin: CatalogOrigin
 
-    public init(id: String, aliases: [String], config: JSONValue, source: String, origin: String = "seed") {
+    public init(id: String, aliases: [String], config: JSONValue, source: String, origin: CatalogOrigin = .seed) {
         self.id = id
         self.aliases = aliases
         self.config = config
         self.source = source
         self.origin = origin
     }
+}
+
+/// Where a catalog row comes from: the seeds shipped with plan (refreshed when they change), or
+/// the user (never touched by re-seeding). The database's `origin` column holds the raw value.
+public enum CatalogOrigin: String, Sendable, Codable, Equatable {
+    case seed, user
 }

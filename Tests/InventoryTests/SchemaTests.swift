@@ -98,7 +98,7 @@ func migrationCount() throws -> Int {
         defer { dir.cleanup() }
         let s = try PlanStore.open(path: dir.path("p.sqlite"), resources: resources)
         _ = try s.setSKUPrice(id: "hgx-h100-8x", priceUSD: 123_456, discountBasisPoints: 1000, clear: false)
-        _ = try s.addSKU(ServerSKU(id: "mine", name: "mine", gpu: "l4", gpusPerServer: 2, hostMemoryBytes: 1 << 37, listPriceUSD: 9000, origin: "user"))
+        _ = try s.addSKU(ServerSKU(id: "mine", name: "mine", gpu: "l4", gpusPerServer: 2, hostMemoryBytes: 1 << 37, listPriceUSD: 9000, origin: .user))
         let counts = (try s.gpuTypes().count, try s.skus().count, try s.models().count)
         try s.reseed()
         try s.reseed()
@@ -106,7 +106,7 @@ func migrationCount() throws -> Int {
         let sku = try #require(try s.skus().first { $0.id == "hgx-h100-8x" })
         #expect(sku.userPriceUSD == 123_456)
         #expect(sku.priceUSD == 111_110)  // 123,456 less 10%, rounded to the dollar
-        #expect(try s.skus().contains { $0.id == "mine" && $0.origin == "user" })
+        #expect(try s.skus().contains { $0.id == "mine" && $0.origin == .user })
     }
 }
 

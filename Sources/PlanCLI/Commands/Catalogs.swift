@@ -75,7 +75,7 @@ struct SKUItem: Listing {
     var userPrice: Int?
     var discountPercent: Double?
     var priceSource: String
-    var origin: String
+    var origin: CatalogOrigin
 
     init(_ s: ServerSKU) {
         id = s.id
@@ -99,7 +99,7 @@ struct SKUItem: Listing {
     static let tableHeader = ["ID", "GPU", "GPUS", "HOST MEMORY", "PRICE", "NOTE"]
     static let rightAligned: Set<Int> = [2, 3, 4]
     var tableRow: [String] {
-        var note = origin == "user" ? "user-defined" : ""
+        var note = origin == .user ? "user-defined" : ""
         if userPrice != nil || discountPercent != nil {
             note = "list \(Human.usd(listPrice))"
             if let d = discountPercent { note += ", \(d)% off" }
@@ -172,7 +172,7 @@ struct SKUAdd: PlanCommand {
         let sku = try ctx.store().addSKU(
             ServerSKU(
                 id: id, name: name ?? "\(gpus)x \(gpu) server", gpu: gpu, gpusPerServer: gpus, hostMemoryBytes: host,
-                cpuCores: cpuCores, listPriceUSD: price, origin: "user"))
+                cpuCores: cpuCores, listPriceUSD: price, origin: .user))
         ctx.out.render([SKUItem(sku)], output.format)
     }
 }
@@ -197,7 +197,7 @@ struct ModelItem: Listing {
     var tiedEmbeddings: Bool
     var slidingWindow: Int?
     var source: String
-    var origin: String
+    var origin: CatalogOrigin
 
     init(_ m: CatalogModel, _ a: ModelArchitecture) {
         let p = ParameterCount(a)
@@ -290,7 +290,7 @@ struct ModelAdd: PlanCommand {
         guard !name.isEmpty, name != "/" else { throw PlanError.usage("give --id for the model read from '\(path)'") }
         let store = try ctx.store()
         try store.addModel(id: name, config: json, source: "user: \(path)", aliases: alias)
-        let m = CatalogModel(id: name, aliases: alias, config: json, source: "user: \(path)", origin: "user")
+        let m = CatalogModel(id: name, aliases: alias, config: json, source: "user: \(path)", origin: .user)
         if output.format == .json {
             ctx.out.write(JSONOutput.encode(ModelItem(m, arch)))
         } else {
