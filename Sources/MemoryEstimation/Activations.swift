@@ -193,16 +193,23 @@ public enum Activations {
         }
         // Layers differ only by whether they use the sliding window and whether their MLP is sparse:
         // compute each kind once.
-        var kinds: [LayerKind: (count: Int, index: Int)] = [:]
+        // (This runs for every candidate split of the recommendation search: count kinds by a 3-bit
+        // code in two small arrays rather than a dictionary.)
+        var counts = [Int](repeating: 0, count: 8)
+        var firsts = [Int](repeating: -1, count: 8)
+        let sparse = a.moe?.sparse ?? []
         for l in range {
-            let kind = LayerKind(
-                sliding: l < a.slidingLayers.count && a.slidingLayers[l], sparse: a.moe.map { l < $0.sparse.count && $0.sparse[l] } ?? false,
-                noRope: l < a.noRopeLayers.count && a.noRopeLayers[l])
-            kinds[kind, default: (0, l)].count += 1
+            var code = 0
+            if l < a.slidingLayers.count && a.slidingLayers[l] { code |= 1 }
+            if l < sparse.count && sparse[l] { code |= 2 }
+            if l < a.noRopeLayers.count && a.noRopeLayers[l] { code |= 4 }
+            if firsts[code] < 0 { firsts[code] = l }
+            counts[code] += 1
         }
         var sum = 0
         var largest = 0
-        for (_, kind) in kinds.sorted(by: { $0.value.index < $1.value.index }) {
+        for code in (0..<8).filter({ firsts[$0] >= 0 }).sorted(by: { firsts[$0] < firsts[$1] }) {
+            let kind = (count: counts[code], index: firsts[code])
             let full = layer(a, x, index: kind.index, norm: norm)
             largest = max(largest, full)
             // Full recomputation keeps only each layer's input hidden state.
@@ -214,7 +221,16 @@ public enum Activations {
         if frozen, !x.checkpointing, a.moe != nil, let lora = x.lora {
             // Per-layer MoE layouts (dense and sparse layers differ): each layer's MLP under LoRA.
             let i = (a.intermediateSize + x.tp - 1) / x.tp
-            for l in range { sum += loraMoEMLPDelta(a, x, lora, layer: l, i: i) }
+            // The delta depends only on whether the layer is sparse: once per kind, times its count.
+            let sparse = a.moe?.sparse ?? []
+            var first = [-1, -1]
+            var count = [0, 0]
+            for l in range {
+                let k = l < sparse.count && sparse[l] ? 1 : 0
+                if first[k] < 0 { first[k] = l }
+                count[k] += 1
+            }
+            for k in 0..<2 where count[k] > 0 { sum += count[k] * loraMoEMLPDelta(a, x, lora, layer: first[k], i: i) }
         }
         r.layers = sum
         r.largestLayer = largest
@@ -222,11 +238,6 @@ public enum Activations {
         return r
     }
 
-    struct LayerKind: Hashable {
-        var sliding: Bool
-        var sparse: Bool
-        var noRope: Bool
-    }
 
     /// Layer 0's input (the embedding output) needs no gradient under LoRA, so what only its
     /// gradient needed is not kept (measured with PEFT, docs/calibration/lora/findings.md).

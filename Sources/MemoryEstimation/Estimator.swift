@@ -179,24 +179,25 @@ public enum Estimator {
     /// serving reservation.
     public static func estimate(
         _ a: ModelArchitecture, _ w: Workload, _ split: ParallelSplit, gpu: GPUType? = nil,
-        options: EstimateOptions = EstimateOptions()
+        options: EstimateOptions = EstimateOptions(), inventory: [LayerParams]? = nil
     ) -> MemoryEstimate {
+        let inventory = inventory ?? (a.usesInventory ? LayerInventory.layers(a) : nil)
         guard split.pp > 1 && split.pp <= a.layers else {
-            return estimate(a, w, split, stage: nil, gpu: gpu, options: options)
+            return estimate(a, w, split, stage: nil, gpu: gpu, options: options, inventory: inventory)
         }
         // The first stage keeps the most micro-batches in flight, the last holds the logits: report
         // whichever needs more.
-        let first = estimate(a, w, split, stage: .first, gpu: gpu, options: options)
-        let last = estimate(a, w, split, stage: .last, gpu: gpu, options: options)
+        let first = estimate(a, w, split, stage: .first, gpu: gpu, options: options, inventory: inventory)
+        let last = estimate(a, w, split, stage: .last, gpu: gpu, options: options, inventory: inventory)
         return last.total > first.total ? last : first
     }
 
     static func estimate(
         _ a: ModelArchitecture, _ w: Workload, _ split: ParallelSplit, stage: ParamShard.Stage?, gpu: GPUType?,
-        options: EstimateOptions
+        options: EstimateOptions, inventory: [LayerParams]?
     ) -> MemoryEstimate {
-        let params = ParameterCount(a)
-        let shard = ParamShard(a, tp: split.tp, pp: split.pp, stage: stage)
+        let params = ParameterCount(a, inventory: inventory)
+        let shard = ParamShard(a, tp: split.tp, pp: split.pp, stage: stage, inventory: inventory)
         let e = computeBytes(w)
         var warnings: [String] = []
         var overheadParts: [String: Int] = ["cuda_context": options.cudaContextBytes]
@@ -225,7 +226,7 @@ public enum Estimator {
             let kvBytes = w.kvDType?.bytes ?? e
             kv = KVCache.bytes(
                 a, batch: w.batch, tokens: w.seq, bytesPerElement: kvBytes, tp: split.tp, pp: split.pp,
-                windowed: w.kvSlidingWindow, stage: stage)
+                windowed: w.kvSlidingWindow, stage: stage, inventory: inventory)
             activations = Prefill.working(
                 a, batch: w.batch, seq: w.seq, elementBytes: e, attention: w.attention, tp: split.tp, output: shard.hasOutputLayer)
         } else {
@@ -331,7 +332,7 @@ public enum Estimator {
             estimate.reservedBytes = reserved
             let perToken = KVCache.bytes(
                 a, batch: 1, tokens: 1, bytesPerElement: w.kvDType?.bytes ?? e, tp: split.tp, pp: split.pp, windowed: false,
-                stage: stage)
+                stage: stage, inventory: inventory)
             let free = reserved - (estimate.componentsTotal - kv)
             estimate.kvCapacityTokens = max(0, free / max(perToken, 1))
         }

@@ -33,7 +33,9 @@ public struct ParameterCount: Sendable, Equatable {
     /// (2h x h), its own embedding and a shared head (norm h, output vocab x h).
     public var mtp = 0
 
-    public init(_ a: ModelArchitecture) {
+    /// `inventory`: `LayerInventory.layers(a)` when the caller already has it (the recommendation
+    /// search estimates one architecture thousands of times).
+    public init(_ a: ModelArchitecture, inventory given: [LayerParams]? = nil) {
         let h = a.hiddenSize
         let q = a.queryWidth
         let kv = a.kvWidth
@@ -65,7 +67,7 @@ public struct ParameterCount: Sendable, Equatable {
         linearWeightsPerLayer = h * q + 2 * h * kv + q * h + mlpLinear
         if a.experts > 1 { expertLinearWeights = a.layers * mlpLinear }
         if a.usesInventory {
-            let all = LayerInventory.layers(a)
+            let all = given ?? LayerInventory.layers(a)
             inventoryLayers = all.reduce(0) { $0 + $1.total(kvHeads: a.kvHeads) }
             inventoryLinear = all.reduce(0) { $0 + $1.linear }
             inventoryInactive = all.reduce(0) { $0 + $1.inactive }
@@ -240,10 +242,14 @@ public enum LoRA {
             if t.contains("v_proj") { attention += h + kv }
             if t.contains("o_proj") { attention += q + h }
         }
+        // Names looked up once (this runs for every candidate split of the recommendation search).
+        let gate = t.contains("gate_proj")
+        let up = t.contains("up_proj")
+        let down = t.contains("down_proj")
+        let w1w3 = t.contains("w1") && t.contains("w3")
+        let w2 = t.contains("w2")
         // An nn.Linear gated MLP of width i: one adapter per projection.
-        func linearMLP(_ i: Int) -> Int {
-            (t.contains("gate_proj") ? h + i : 0) + (t.contains("up_proj") ? h + i : 0) + (t.contains("down_proj") ? i + h : 0)
-        }
+        func linearMLP(_ i: Int) -> Int { (gate ? h + i : 0) + (up ? h + i : 0) + (down ? i + h : 0) }
         // Fused experts (ParamWrapper): r per expert; gate_up_proj at rank 2r after PEFT's conversion.
         func experts(_ e: Int, _ i: Int, gateUp: Bool, down: Bool) -> Int {
             (gateUp ? 2 * e * (h + 2 * i) : 0) + (down ? e * (i + h) : 0)
@@ -253,11 +259,10 @@ public enum LoRA {
         for l in 0..<a.layers {
             var mlp = 0
             if names == .mixtral {
-                mlp = experts(a.experts, a.intermediateSize, gateUp: t.contains("w1") && t.contains("w3"), down: t.contains("w2"))
+                mlp = experts(a.experts, a.intermediateSize, gateUp: w1w3, down: w2)
             } else if let moe = a.moe, l < moe.sparse.count, moe.sparse[l] {
                 if names == .fusedQwen2MoE {
-                    mlp = experts(moe.experts, moe.expertIntermediate, gateUp: t.contains("gate_proj") && t.contains("up_proj"),
-                        down: t.contains("down_proj"))
+                    mlp = experts(moe.experts, moe.expertIntermediate, gateUp: gate && up, down: down)
                 } else if moe.sharedIntermediate > 0 {
                     mlp = linearMLP(moe.sharedIntermediate)  // the shared expert; routed experts unreached
                 }

@@ -45,6 +45,19 @@ public enum Recommender {
         let layouts = Self.layouts(a, maxTP: maxTP, tp: fixedTP, pp: fixedPP)
         let counts = fixedCount.map { [$0] } ?? Self.counts
         var result: [Recommendation] = []
+        // One architecture, thousands of candidate splits: list its layers once.
+        let inventory = a.usesInventory ? LayerInventory.layers(a) : nil
+        // The bytes of a split do not depend on the GPU type (only warnings do, and the serving
+        // reservation under --gpu-memory-utilization): estimate each split once for all GPU types.
+        var memo: [ParallelSplit: MemoryEstimate] = [:]
+        let shared = w.gpuMemoryUtilization == nil
+        func estimate(_ split: ParallelSplit, _ gpu: GPUType) -> MemoryEstimate {
+            guard shared else { return Estimator.estimate(a, w, split, gpu: gpu, options: options, inventory: inventory) }
+            if let e = memo[split] { return e }
+            let e = Estimator.estimate(a, w, split, options: options, inventory: inventory)
+            memo[split] = e
+            return e
+        }
         for gpu in gpus {
             search: for n in counts {
                 for (tp, pp) in layouts where n % (tp * pp) == 0 {
@@ -58,7 +71,7 @@ public enum Recommender {
                         if offload == .optimizer && s == .ddp && dp > 1 { continue }
                         var split = ParallelSplit(strategy: s, dp: dp, tp: tp, pp: pp, offload: offload)
                         if offload == .params && s.zeroStage < 3 { split.strategy = .zero3 }
-                        let e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
+                        let e = estimate(split, gpu)
                         if Estimator.fits(e, gpu: gpu, headroom: options.headroom) {
                             result.append(
                                 Recommendation(

@@ -28,7 +28,7 @@ public struct ParamShard: Sendable, Equatable {
     /// Which pipeline stage to describe: the heavier of the first and last (nil), or one of them.
     public enum Stage: Sendable { case first, last }
 
-    public init(_ a: ModelArchitecture, tp: Int, pp: Int, stage: Stage? = nil) {
+    public init(_ a: ModelArchitecture, tp: Int, pp: Int, stage: Stage? = nil, inventory given: [LayerParams]? = nil) {
         let tp = max(tp, 1)
         let pp = max(min(pp, a.layers), 1)
         let h = a.hiddenSize
@@ -58,7 +58,7 @@ public struct ParamShard: Sendable, Equatable {
         let head = (a.tiedEmbeddings && pp == 1) ? 0 : vocabShard
         if a.usesInventory {
             // Layers differ: sum the stage's own layers (LayerInventory).
-            let inventory = LayerInventory.layers(a)
+            let inventory = given ?? LayerInventory.layers(a)
             let kvLinearPerHead = a.latent == nil ? 2 * h * a.headDim : 0
             func sum(_ r: Range<Int>) -> (Int, Int) {
                 r.reduce((0, 0)) { acc, l in
@@ -153,9 +153,9 @@ public enum WeightStorage {
 public enum KVCache {
     public static func bytes(
         _ a: ModelArchitecture, batch: Int, tokens: Int, bytesPerElement: Int, tp: Int = 1, pp: Int = 1,
-        windowed: Bool, stage: ParamShard.Stage? = nil
+        windowed: Bool, stage: ParamShard.Stage? = nil, inventory: [LayerParams]? = nil
     ) -> Int {
-        let shard = ParamShard(a, tp: tp, pp: pp, stage: stage)
+        let shard = ParamShard(a, tp: tp, pp: pp, stage: stage, inventory: inventory)
         let kvHeads = shard.kvHeads
         // The stage's layers: the first `shard.layers` (or the last, for the output stage) — their
         // window flags decide the token counts.

@@ -434,6 +434,8 @@ extension ModelArchitecture {
         ("state_size", "a state space"), ("linear_num_value_heads", "linear attention"), ("attn_layer_indices", "a state space"),
         ("num_nextn_predict_layers", "multi-token-prediction layers"),
         ("cross_attention_layers", "cross-attention layers"), ("parallel_attn", "parallel attention"),
+        ("num_kv_shared_layers", "KV caches shared between layers"), ("attention_k_eq_v", "keys shared with values"),
+        ("global_head_dim", "a different head size on global layers"),
     ]
 
     static func checkFamily(_ type: String, _ r: ConfigReader, config: JSONValue, assumeDense: Bool) throws {

@@ -84,6 +84,8 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
         (#"{"model_type": "acme_moe", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "n_routed_experts": 8}"#, "'n_routed_experts'"),
         (#"{"model_type": "acme_mla", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "kv_lora_rank": 16}"#, "'kv_lora_rank'"),
         (#"{"model_type": "acme_ssm", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "mamba_d_state": 16}"#, "'mamba_d_state'"),
+        // Gemma 4's text model (published 2026): shared KV layers plan does not model.
+        (#"{"model_type": "gemma4", "text_config": {"model_type": "gemma4_text", "vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "num_kv_shared_layers": 0, "attention_k_eq_v": true}, "vision_config": {}}"#, "'num_kv_shared_layers'"),
     ])
     func unknownStructureIsRefusedNamingWhatIsNotUnderstood(config: String, needle: String) throws {
         let json = try JSONValue.parse(Data(config.utf8))
