@@ -240,10 +240,9 @@ struct ImportJobs: PlanCommand {
             } else {
                 do {
                     job = try input.validated(catalog: catalog)
-                } catch let e as PlanError {
-                    throw PlanError("\(label): \(e.message); nothing was imported", exitCode: e.exitCode)
                 } catch {
-                    throw PlanError("\(label): \(describe(error).0); nothing was imported")
+                    let (message, code) = describe(error)
+                    throw PlanError("\(label): \(message); nothing was imported", exitCode: code)
                 }
                 validatedBySpec[k] = job
             }

@@ -37,6 +37,7 @@ func describe(_ error: Error) -> (String, Int32) {
     case let e as StoreError: return (e.message, ExitCode.failure)
     case let e as CoreError: return (e.description, ExitCode.failure)
     case let e as EstimateError: return (e.cliMessage, ExitCode.usage)
+    case let e as JobError: return (e.cliMessage, ExitCode.usage)
     case let e as ConfigError: return (e.message, ExitCode.failure)
     case let e as RowError: return (e.message, ExitCode.failure)
     case let e as ValidationError: return (e.message, ExitCode.usage)
@@ -64,6 +65,22 @@ extension EstimateError {
         case .offloadNeedsSharding(.params): "--offload params needs --strategy zero3 or fsdp"
         case .offloadNeedsSharding: "--offload optimizer over several GPUs needs a sharded strategy: --strategy zero1, zero2, zero3 or fsdp"
         case .offloadNeedsTraining: "--offload applies to training (--mode train)"
+        }
+    }
+}
+
+extension JobError {
+    /// The error in the CLI's terms, naming `plan job add`'s flags (and the import columns).
+    var cliMessage: String {
+        switch self {
+        case .memoryForModelJob(let j): "job '\(j)': --gpu-memory is for pre-sized jobs; a --model job is sized by the estimator (not both)"
+        case .gpusNotMultipleOfGroup(let j, let g, let group): "job '\(j)': --gpus \(g) must be a multiple of --tp x --pp = \(group)"
+        case .modeMissing(let j): "job '\(j)': give --mode train or --mode infer for a model job"
+        case .replicasForTraining(let j): "job '\(j)': --replicas is for inference; a training job is one gang (use --gpus for its size)"
+        case .estimate(let j, let e): "job '\(j)': \(e.cliMessage)"
+        case .neitherModelNorSized(let j): "job '\(j)': give --model MODEL --mode train|infer, or a pre-sized job with --gpus N --gpu-memory SIZE"
+        case .replicasForSized(let j): "job '\(j)': --replicas is for inference model jobs"
+        case .splitForSized(let j): "job '\(j)': --strategy, --tp, --pp and --offload are for --model jobs; a pre-sized job is N whole GPUs"
         }
     }
 }

@@ -109,50 +109,33 @@ struct JobInput {
         list(s).map(LoRA.normalizedName)
     }
 
-    /// Validates against the catalog and the estimator; returns what the store keeps.
+    /// The request PlanCore validates.
+    var request: JobRequest {
+        var r = JobRequest(name: name)
+        r.model = model
+        r.workload = workload
+        r.modeGiven = modeGiven
+        r.offload = offload
+        r.fp32Grads = fp32Grads
+        r.quantGroupSize = quantGroupSize
+        r.replicas = replicas
+        r.priority = priority
+        r.gpus = gpus
+        r.gpuMemory = gpuMemory
+        r.sameServer = sameServer
+        r.gpuTypes = gpuTypes
+        r.headroom = headroom
+        r.strategy = strategy
+        r.tp = tp
+        r.pp = pp
+        return r
+    }
+
+    /// Validates with PlanCore's job rules; the model is resolved here (files or the catalog).
     func validated(catalog: CatalogSnapshot) throws -> NewJob {
-        if let model {
-            if gpuMemory != nil {
-                throw PlanError.usage(
-                    "job '\(name)': --gpu-memory is for pre-sized jobs; a --model job is sized by the estimator (not both)")
-            }
-            if let g = gpus, g % ((tp ?? 1) * (pp ?? 1)) != 0 {
-                throw PlanError.usage("job '\(name)': --gpus \(g) must be a multiple of --tp x --pp = \((tp ?? 1) * (pp ?? 1))")
-            }
-            guard modeGiven else {
-                throw PlanError.usage("job '\(name)': give --mode train or --mode infer for a model job")
-            }
-            let resolved = try ModelResolver.resolve(model, catalog: catalog)
-            let w = workload
-            if w.mode == .train && replicas != 1 {
-                throw PlanError.usage("job '\(name)': --replicas is for inference; a training job is one gang (use --gpus for its size)")
-            }
-            let dp = max(1, (gpus ?? 1) / ((tp ?? 1) * (pp ?? 1)))
-            do {
-                try Estimator.validate(
-                    resolved.architecture, w,
-                    ParallelSplit(
-                        strategy: strategy ?? .defaultFor(offload: offload, dataParallel: dp), dp: dp, tp: tp ?? 1, pp: pp ?? 1,
-                        offload: offload))
-            } catch let e as EstimateError {
-                throw PlanError.usage("job '\(name)': \(e.cliMessage)")
-            }
-            let spec = JobSpec(workload: w, offload: offload, fp32Grads: fp32Grads, quantGroupSize: quantGroupSize)
-            return NewJob(
-                name: name, kind: .llm, mode: w.mode, modelID: resolved.catalogID,
-                modelConfig: resolved.catalogID == nil ? resolved.config : nil, spec: spec.json, replicas: replicas, priority: priority,
-                gpus: gpus, gpuTypes: gpuTypes, headroom: headroom, strategy: strategy, tp: tp, pp: pp)
+        try JobRules.validate(request) { model in
+            let m = try ModelResolver.resolve(model, catalog: catalog)
+            return ResolvedJobModel(architecture: m.architecture, config: m.config, catalogID: m.catalogID)
         }
-        guard let gpus, let gpuMemory else {
-            throw PlanError.usage(
-                "job '\(name)': give --model MODEL --mode train|infer, or a pre-sized job with --gpus N --gpu-memory SIZE")
-        }
-        if replicas != 1 { throw PlanError.usage("job '\(name)': --replicas is for inference model jobs") }
-        if strategy != nil || tp != nil || pp != nil || offload != .none {
-            throw PlanError.usage("job '\(name)': --strategy, --tp, --pp and --offload are for --model jobs; a pre-sized job is N whole GPUs")
-        }
-        return NewJob(
-            name: name, kind: .sized, spec: .object([:]), replicas: 1, priority: priority, gpus: gpus, gpuMemoryBytes: gpuMemory,
-            sameServer: sameServer, gpuTypes: gpuTypes, headroom: headroom)
     }
 }
