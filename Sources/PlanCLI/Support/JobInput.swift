@@ -6,26 +6,11 @@ import PlanCore
 import PlanModel
 import Reports
 
-/// A job as typed on the command line or read from an import row, before validation.
-struct JobInput {
-    var name: String
-    var model: String?
-    var workload = Workload()
-    var modeGiven = false
-    var offload: Offload = .none
-    var fp32Grads = false
-    var quantGroupSize: Int?
-    var replicas = 1
-    var priority = 0
-    var gpus: Int?
-    var gpuMemory: Int?
-    var sameServer = false
-    var gpuTypes: [String] = []
-    var headroom: Double?
-    var strategy: Strategy?
-    var tp: Int?
-    var pp: Int?
+/// A job as typed on the command line or read from an import row, before validation: PlanCore's
+/// `JobRequest`, with the parsing of import rows here.
+typealias JobInput = JobRequest
 
+extension JobRequest {
     /// The import columns: the long flag names of `plan job add`, with underscores.
     static let columns = [
         "name", "model", "mode", "method", "dtype", "kv_dtype", "optimizer", "precision", "batch", "seq", "attention",
@@ -64,7 +49,7 @@ struct JobInput {
         guard let name = v["name"], !name.isEmpty else {
             throw PlanError("\(where_): the name is empty; every job needs a name; nothing was imported")
         }
-        self.name = name
+        self.init(name: name)
         model = v["model"]
         let mode = try choice("mode", Mode.self)
         modeGiven = mode != nil
@@ -99,8 +84,6 @@ struct JobInput {
         pp = try int("pp", 1...1024)
     }
 
-    init(name: String) { self.name = name }
-
     static func list(_ s: String) -> [String] {
         s.split(whereSeparator: { $0 == "," || $0 == " " || $0 == ";" }).map(String.init).filter { !$0.isEmpty }
     }
@@ -109,31 +92,9 @@ struct JobInput {
         list(s).map(LoRA.normalizedName)
     }
 
-    /// The request PlanCore validates.
-    var request: JobRequest {
-        var r = JobRequest(name: name)
-        r.model = model
-        r.workload = workload
-        r.modeGiven = modeGiven
-        r.offload = offload
-        r.fp32Grads = fp32Grads
-        r.quantGroupSize = quantGroupSize
-        r.replicas = replicas
-        r.priority = priority
-        r.gpus = gpus
-        r.gpuMemory = gpuMemory
-        r.sameServer = sameServer
-        r.gpuTypes = gpuTypes
-        r.headroom = headroom
-        r.strategy = strategy
-        r.tp = tp
-        r.pp = pp
-        return r
-    }
-
     /// Validates with PlanCore's job rules; the model is resolved here (files or the catalog).
     func validated(catalog: CatalogSnapshot) throws -> NewJob {
-        try JobRules.validate(request) { model in
+        try JobRules.validate(self) { model in
             let m = try ModelResolver.resolve(model, catalog: catalog)
             return ResolvedJobModel(architecture: m.architecture, config: m.config, catalogID: m.catalogID)
         }
