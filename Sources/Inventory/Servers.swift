@@ -29,12 +29,11 @@ extension PlanStore {
                     throw RowError(index: i, message: "a server named '\(s.name)' already exists; choose another name or remove it first")
                 }
                 names.insert(s.name)
-                let type = (id: t.id, memory: t.memoryBytes)
-                let host = s.hostMemoryBytes ?? skuHost["\(type.id)/\(s.gpus)"] ?? Self.defaultHostMemory(gpuMemory: type.memory, gpus: s.gpus)
-                try insertServer.execute(arguments: [s.name, type.id, s.gpus, host, s.site, s.rack])
+                let host = s.hostMemoryBytes ?? skuHost["\(t.id)/\(s.gpus)"] ?? Self.defaultHostMemory(gpuMemory: t.memoryBytes, gpus: s.gpus)
+                try insertServer.execute(arguments: [s.name, t.id, s.gpus, host, s.site, s.rack])
                 let serverID = db.lastInsertedRowID
                 for idx in 0..<s.gpus {
-                    try insertGPU.execute(arguments: [serverID, idx, type.id, type.memory])
+                    try insertGPU.execute(arguments: [serverID, idx, t.id, t.memoryBytes])
                 }
             }
             return specs.count

@@ -219,25 +219,16 @@ public enum Activations {
             sum -= loraFirstLayerSavings(a, x, lora, norm: norm)
         }
         if frozen, !x.checkpointing, a.moe != nil, let lora = x.lora {
-            // Per-layer MoE layouts (dense and sparse layers differ): each layer's MLP under LoRA.
+            // Per-layer MoE layouts (dense and sparse layers differ): each layer's MLP under LoRA. The
+            // delta depends only on whether the layer is sparse, so once per layer kind, times its count.
             let i = (a.intermediateSize + x.tp - 1) / x.tp
-            // The delta depends only on whether the layer is sparse: once per kind, times its count.
-            let sparse = a.moe?.sparse ?? []
-            var first = [-1, -1]
-            var count = [0, 0]
-            for l in range {
-                let k = l < sparse.count && sparse[l] ? 1 : 0
-                if first[k] < 0 { first[k] = l }
-                count[k] += 1
-            }
-            for k in 0..<2 where count[k] > 0 { sum += count[k] * loraMoEMLPDelta(a, x, lora, layer: first[k], i: i) }
+            for code in 0..<8 where firsts[code] >= 0 { sum += counts[code] * loraMoEMLPDelta(a, x, lora, layer: firsts[code], i: i) }
         }
         r.layers = sum
         r.largestLayer = largest
         if x.checkpointing { r.shared = 0 }
         return r
     }
-
 
     /// Layer 0's input (the embedding output) needs no gradient under LoRA, so what only its
     /// gradient needed is not kept (measured with PEFT, docs/calibration/lora/findings.md).

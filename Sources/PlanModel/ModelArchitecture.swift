@@ -247,7 +247,6 @@ extension ModelArchitecture {
         // fields at the top level in published configs or in a text_config of type "*_text".
         if let decoder = Self.languageModelOf[declared], case .object(var o) = config {
             o["model_type"] = .string(decoder)
-            o["use_sliding_window"] = config["use_sliding_window"] ?? .bool(false)
             try self.init(config: .object(o), origin: origin, assumeDense: assumeDense)
             if config["vision_config"] != nil {
                 notes.append(

@@ -1,7 +1,6 @@
 import Foundation
 import ArgumentParser
 import PlanModel
-import Reports
 
 /// Parsing helpers whose errors name the flag, the value and what would be valid.
 enum Args {

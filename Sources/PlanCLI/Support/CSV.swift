@@ -1,6 +1,5 @@
 import Foundation
 import PlanModel
-import Reports
 
 /// A strict RFC 4180 reader: quoted fields, doubled quotes, CRLF or LF line ends, an optional UTF-8
 /// byte-order mark. Input that is not UTF-8 is rejected. Every record keeps the line it starts on.

@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import PlanModel
-import Reports
 
 /// A checkpoint folder's `*.safetensors` files, read header by header: never tensor data.
 ///

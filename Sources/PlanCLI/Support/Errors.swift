@@ -3,7 +3,6 @@ import Inventory
 import MemoryEstimation
 import PlanCore
 import PlanModel
-import Reports
 
 /// A user-facing error of the command layer: one sentence naming the bad value and what is valid.
 public struct PlanError: Error, CustomStringConvertible {

@@ -4,7 +4,6 @@ import Inventory
 import MemoryEstimation
 import PlanCore
 import PlanModel
-import Reports
 
 /// A job as typed on the command line or read from an import row, before validation: PlanCore's
 /// `JobRequest`, with the parsing of import rows here.

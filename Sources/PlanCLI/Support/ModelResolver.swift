@@ -1,7 +1,6 @@
 import Foundation
 import Inventory
 import PlanModel
-import Reports
 
 /// A model named on the command line, resolved to its architecture.
 struct ResolvedModel {

@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import PlanModel
-import Reports
 
 /// Writes a report to the file named by `--output` without ever destroying something else.
 ///

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import MemoryEstimation
 import PlanModel
-import Reports
 
 extension Mode: ExpressibleByArgument {}
 extension TrainingMethod: ExpressibleByArgument {}
