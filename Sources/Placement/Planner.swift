@@ -106,10 +106,10 @@ enum Reasons {
         guard let shape = unit.shapes.first else { return .noShape(unit.noShapeReason) }
         let others = unit.shapes.dropFirst().filter { $0.gpuType != shape.gpuType }
         var seen = Set<String>()
-        let alts = others.filter { seen.insert($0.gpuType).inserted }.prefix(2).map { (gpus: $0.gpus, gpuType: $0.gpuType) }
+        let alts = others.filter { seen.insert($0.gpuType).inserted }.prefix(2).map { UnplacedReason.Alternative(gpus: $0.gpus, gpuType: $0.gpuType) }
         return .noRoom(
             .init(
-                shape: shape, fleetHasType: summary.servers[shape.gpuType] != nil, largestFree: summary.best[shape.gpuType].map { (server: $0.name, free: $0.free) },
+                shape: shape, fleetHasType: summary.servers[shape.gpuType] != nil, largestFree: summary.best[shape.gpuType].map { .init(server: $0.name, free: $0.free) },
                 freeOfType: summary.freeTotal[shape.gpuType] ?? 0, alternatives: Array(alts)))
     }
 }

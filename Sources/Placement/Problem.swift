@@ -107,23 +107,29 @@ public enum UnplacedReason: Sendable, Equatable {
     /// No SKU holds it: GPU memory, or host memory for offload, too small.
     case noSKUHolds
 
+    /// The most free GPUs of one type on one server.
+    public struct Block: Sendable, Equatable {
+        public var server: String
+        public var free: Int
+    }
+
+    /// Another shape the unit could take: how many GPUs of which type.
+    public struct Alternative: Sendable, Equatable {
+        public var gpus: Int
+        public var gpuType: String
+    }
+
     /// The fleet's state against the unit's smallest shape.
     public struct NoRoom: Sendable, Equatable {
         public var shape: UnitShape
         /// Whether the fleet has servers of the shape's GPU type at all.
         public var fleetHasType: Bool
         /// The server with the most free GPUs of that type, and how many.
-        public var largestFree: (server: String, free: Int)?
+        public var largestFree: Block?
         /// Free GPUs of that type in the whole fleet.
         public var freeOfType: Int
         /// Other GPU types it could run on (up to two): GPUs and type.
-        public var alternatives: [(gpus: Int, gpuType: String)]
-
-        public static func == (a: NoRoom, b: NoRoom) -> Bool {
-            a.shape == b.shape && a.fleetHasType == b.fleetHasType && a.largestFree?.server == b.largestFree?.server
-                && a.largestFree?.free == b.largestFree?.free && a.freeOfType == b.freeOfType
-                && a.alternatives.map(\.gpus) == b.alternatives.map(\.gpus) && a.alternatives.map(\.gpuType) == b.alternatives.map(\.gpuType)
-        }
+        public var alternatives: [Alternative]
     }
 }
 
