@@ -55,7 +55,7 @@ let package = Package(
         // The use cases in-process on a real SQLite store.
         .testTarget(name: "PlanCoreTests", dependencies: ["PlanCore", "PlanModel", "Inventory", "TestSupport"]),
         .testTarget(name: "MemoryEstimationTests", dependencies: ["MemoryEstimation", "PlanModel", "TestSupport"]),
-        .testTarget(name: "PlacementTests", dependencies: ["Placement", "PlanCore", "TestSupport"]),
+        .testTarget(name: "PlacementTests", dependencies: ["Placement", "PlanCore", "PlanModel", "TestSupport"]),
         .testTarget(
             name: "InventoryTests",
             dependencies: ["Inventory", "PlanCore", "PlanModel", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

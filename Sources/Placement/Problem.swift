@@ -1,3 +1,5 @@
+import PlanModel
+
 /// A server as the planner sees it: a GPU type, which GPUs are free, and host memory left.
 public struct ServerState: Sendable, Equatable {
     public var name: String
@@ -9,14 +11,26 @@ public struct ServerState: Sendable, Equatable {
     public var hostFree: Int
     /// Memory of each GPU (the smallest, if they differ).
     public var gpuMemory: Int
+    /// The inter-server network it is on (servers with the same value reach each other over its
+    /// fabric); nil: none, so nothing spans it and another server.
+    public var network: String?
+    /// The fabric's rate per port, Gb/s, and whether it does RDMA.
+    public var fabricGbps: Int
+    public var fabricRDMA: Bool
 
-    public init(name: String, gpuType: String, gpuCount: Int, free: [Int], hostFree: Int, gpuMemory: Int) {
+    public init(
+        name: String, gpuType: String, gpuCount: Int, free: [Int], hostFree: Int, gpuMemory: Int, network: String? = "",
+        fabricGbps: Int = 400, fabricRDMA: Bool = true
+    ) {
         self.name = name
         self.gpuType = gpuType
         self.gpuCount = gpuCount
         self.free = free
         self.hostFree = hostFree
         self.gpuMemory = gpuMemory
+        self.network = network
+        self.fabricGbps = fabricGbps
+        self.fabricRDMA = fabricRDMA
     }
 }
 
@@ -35,10 +49,12 @@ public struct UnitShape: Sendable, Equatable {
     public var perGPUBytes: Int
     /// Host memory each GPU's share needs on its server (CPU offload), bytes.
     public var hostBytesPerGPU: Int
+    /// What the network must offer when its groups span servers.
+    public var fabric: FabricRequirement
 
     public init(
         gpuType: String, gpus: Int, tp: Int = 1, pp: Int = 1, dp: Int? = nil, strategy: String = "ddp", sameServer: Bool = false,
-        perGPUBytes: Int, hostBytesPerGPU: Int = 0
+        perGPUBytes: Int, hostBytesPerGPU: Int = 0, fabric: FabricRequirement = .any
     ) {
         self.gpuType = gpuType
         self.gpus = gpus
@@ -49,6 +65,7 @@ public struct UnitShape: Sendable, Equatable {
         self.sameServer = sameServer
         self.perGPUBytes = perGPUBytes
         self.hostBytesPerGPU = hostBytesPerGPU
+        self.fabric = fabric
     }
 
     /// Tensor-parallel groups, each on one server.
@@ -106,6 +123,9 @@ public enum UnplacedReason: Sendable, Equatable {
     case widerThanSKUs(needs: Int, gpuType: String, largest: Int)
     /// No SKU holds it: GPU memory, or host memory for offload, too small.
     case noSKUHolds
+    /// The shape needs more GPUs than one server of its type has (`largest`), and no SKU of that
+    /// type has a fabric that meets its need to span servers.
+    case noFabric(shape: UnitShape, largest: Int)
 
     /// The most free GPUs of one type on one server.
     public struct Block: Sendable, Equatable {

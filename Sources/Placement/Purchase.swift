@@ -6,30 +6,42 @@ public struct SKUOption: Sendable, Equatable {
     public var gpuMemory: Int
     public var hostMemory: Int
     public var price: Int
+    /// The network new servers join (as `ServerState.network`) and its fabric.
+    public var network: String?
+    public var fabricGbps: Int
+    public var fabricRDMA: Bool
 
-    public init(id: String, gpuType: String, gpusPerServer: Int, gpuMemory: Int, hostMemory: Int, price: Int) {
+    public init(
+        id: String, gpuType: String, gpusPerServer: Int, gpuMemory: Int, hostMemory: Int, price: Int, network: String? = "",
+        fabricGbps: Int = 400, fabricRDMA: Bool = true
+    ) {
         self.id = id
         self.gpuType = gpuType
         self.gpusPerServer = gpusPerServer
         self.gpuMemory = gpuMemory
         self.hostMemory = hostMemory
         self.price = price
+        self.network = network
+        self.fabricGbps = fabricGbps
+        self.fabricRDMA = fabricRDMA
     }
 
-    /// New servers of this SKU hold `shape` alone in this many servers (nil: never).
+    /// New servers of this SKU hold `shape` alone in this many servers (nil: never; a shape that
+    /// needs more than one server needs a fabric that meets its need).
     public func serversNeeded(_ shape: UnitShape) -> Int? {
         guard shape.gpuType == gpuType, shape.perGPUBytes <= gpuMemory, shape.tp <= gpusPerServer else { return nil }
         var groupsPerServer = gpusPerServer / shape.tp
         if shape.hostBytesPerGPU > 0 { groupsPerServer = min(groupsPerServer, hostMemory / (shape.hostBytesPerGPU * shape.tp)) }
         guard groupsPerServer >= 1 else { return nil }
-        if shape.sameServer { return shape.groups <= groupsPerServer ? 1 : nil }
+        if shape.groups <= groupsPerServer { return 1 }
+        if shape.sameServer || Pool.network(server(1), for: shape) == nil { return nil }
         return (shape.groups + groupsPerServer - 1) / groupsPerServer
     }
 
     func server(_ n: Int) -> ServerState {
         ServerState(
             name: "new-\(id)-\(n)", gpuType: gpuType, gpuCount: gpusPerServer, free: Array(0..<gpusPerServer), hostFree: hostMemory,
-            gpuMemory: gpuMemory)
+            gpuMemory: gpuMemory, network: network, fabricGbps: fabricGbps, fabricRDMA: fabricRDMA)
     }
 }
 
@@ -46,25 +58,35 @@ public struct PurchasePlan: Sendable, Equatable {
     public var assignments: [Assignment]
     /// Units no purchase from the catalog can hold.
     public var unbuyable: [Unplaced]
-    /// Whether the cost was proved minimal by exhaustive search.
+    /// Whether the cost is proved minimal (by CBC, or by meeting the lower bound).
     public var provedOptimal: Bool
-    /// A lower bound on the cost: each unit bought alone at its cheapest fractional share of a server.
+    /// A lower bound on the cost of any purchase that holds every unit: the optimum of the fluid
+    /// relaxation (GPUs and host memory pooled per server kind, server walls ignored), raised by
+    /// CBC's bound on the exact model when that ran.
     public var lowerBound: Int
+    /// (cost - lowerBound) / cost; 0 when proved.
+    public var gap: Double = 0
 }
 
 /// The cheapest multiset of server SKUs so that every unit fits on the existing free capacity plus
-/// the new servers, under the planner's rules (tp groups inside a server, gangs, memory, host memory).
+/// the new servers, under the planner's rules (tp groups inside a server, gangs, memory, host
+/// memory, a network for units that span servers).
 ///
-/// Small problems (few units and SKUs) are solved exactly: purchase vectors are tried in order of
-/// cost and the first one the planner (with its exact search) can fill completely wins. Larger ones
-/// are solved greedily — largest units first, each placed on capacity already there or bought at
-/// the lowest cost for it alone — and then improved: a bought server is dropped when its units fit
-/// elsewhere, or swapped for a cheaper SKU that still holds them.
+/// Three steps, each keeping the cheapest plan so far:
+/// 1. Greedy: largest units first, each on capacity already there or bought at the lowest cost for
+///    it alone; then a local search drops or swaps bought servers.
+/// 2. The fluid relaxation (`FluidModel`, a small MILP over SKU counts with GPUs pooled): its
+///    optimum is a lower bound, and its counts are tried as a purchase. When the planner packs every
+///    unit onto them, the plan meets the bound and is proved optimal.
+/// 3. Otherwise, when small enough, the exact model (`PurchaseModel`: the packing rules over the
+///    existing servers and enough candidate servers of each SKU, each with a buy binary) is solved
+///    by CBC with the best plan so far as its first incumbent.
 public enum PurchasePlanner {
     public struct Options: Sendable {
-        public var exactMaxUnits = 8
-        public var exactMaxSKUs = 5
-        public var exactMaxVectors = 20_000
+        /// Exact models with more columns than this keep the heuristic plan and report the bound.
+        public var maxColumns = 20_000
+        /// Seconds for each CBC solve.
+        public var timeLimit = 10.0
         public init() {}
     }
 
@@ -81,17 +103,46 @@ public enum PurchasePlanner {
             }
         }
         let subUnits = buyable.map { units[$0] }
-        let relevant = skus.indices.filter { k in subUnits.contains { u in u.shapes.contains { skus[k].serversNeeded($0) != nil } } }
-        let lower = lowerBound(subUnits, skus)
-        var plan: PurchasePlan?
-        if subUnits.count <= options.exactMaxUnits && relevant.count <= options.exactMaxSKUs {
-            plan = exact(subUnits, existing, skus, relevant, options)
+        var result = greedy(subUnits, existing, skus)
+        // A plan that leaves a unit out (the greedy can strand one that only fits where others went)
+        // is no upper bound; any complete plan beats it.
+        func better(_ p: PurchasePlan) -> Bool {
+            p.unbuyable.isEmpty && (!result.unbuyable.isEmpty || p.cost < result.cost)
         }
-        var result = plan ?? greedy(subUnits, existing, skus)
+        var bound = 0.0
+        var proved = result.cost == 0 && result.unbuyable.isEmpty
+        if !proved {
+            let fluid = FluidModel(units: subUnits, existing: existing, skus: skus).solve(seconds: options.timeLimit)
+            bound = fluid.bound
+            if let counts = fluid.counts {
+                let vector = counts.sorted { $0.key < $1.key }
+                if let p = evaluate(subUnits, existing, skus, vector, preferred: fluid.preferred), better(p) {
+                    result = p
+                } else {
+                    let p = greedy(subUnits, existing, skus, startingWith: counts)
+                    if better(p) { result = p }
+                }
+            }
+            let complete = result.unbuyable.isEmpty
+            proved = fluid.proved && complete && Double(result.cost) <= bound + 0.5
+            if !proved,
+                let model = PurchaseModel(
+                    units: subUnits, existing: existing, skus: skus, upper: complete ? result : nil, maxColumns: options.maxColumns)
+            {
+                let solved = model.solve(seconds: options.timeLimit, upper: complete ? result : nil)
+                if let p = solved.plan { result = p }
+                bound = max(bound, solved.bound)
+                proved = result.unbuyable.isEmpty && (solved.proved || Double(result.cost) <= bound + 0.5)
+            }
+        }
+        if proved { bound = Double(result.cost) }
+        bound = min(bound, Double(result.cost))
         // Map unit indices back.
         result.assignments = result.assignments.map { var a = $0; a.unit = buyable[a.unit]; return a }
         result.unbuyable = result.unbuyable.map { var u = $0; u.unit = buyable[u.unit]; return u } + unbuyable
-        result.lowerBound = lower
+        result.provedOptimal = proved
+        result.lowerBound = min(result.cost, Int((bound - 1e-6).rounded(.up)))
+        result.gap = result.cost > 0 ? Double(result.cost - result.lowerBound) / Double(result.cost) : 0
         return result
     }
 
@@ -103,78 +154,50 @@ public enum PurchasePlanner {
         if s.tp > biggest || (s.sameServer && s.gpus > biggest) {
             return .widerThanSKUs(needs: s.sameServer ? s.gpus : s.tp, gpuType: s.gpuType, largest: biggest)
         }
+        if s.gpus > biggest, sameType.allSatisfy({ Pool.network($0.server(1), for: s) == nil }) {
+            return .noFabric(shape: s, largest: biggest)
+        }
         return .noSKUHolds
     }
 
-    /// Each unit at its cheapest share of a server: price x GPUs / GPUs per server (host memory and
-    /// server walls ignored, existing capacity counted as free only for what it can hold outright).
-    static func lowerBound(_ units: [JobUnit], _ skus: [SKUOption]) -> Int {
-        var total = 0.0
-        for u in units {
-            var best = Double.infinity
-            for s in u.shapes {
-                for k in skus where k.serversNeeded(s) != nil {
-                    best = min(best, Double(k.price) * Double(s.gpus) / Double(k.gpusPerServer))
-                }
-            }
-            if best.isFinite { total += best }
-        }
-        return Int(total.rounded(.down))
-    }
-
-    /// The plan for buying `vector`, or nil when the planner cannot place every unit on it;
-    /// `proved` says whether that "cannot" is proved (the planner's exhaustive search finished).
-    static func evaluate(
-        _ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ vector: [(Int, Int)], proved: inout Bool
-    ) -> PurchasePlan? {
-        var servers = existing
-        var newServers: [ServerState] = []
-        var newSKU: [Int] = []
+    /// The servers a purchase vector adds, in SKU order, named new-<sku>-<n>.
+    static func servers(_ skus: [SKUOption], _ vector: [(Int, Int)]) -> (servers: [ServerState], sku: [Int]) {
+        var out: [ServerState] = []
+        var sku: [Int] = []
         for (k, n) in vector where n > 0 {
             for i in 0..<n {
-                let s = skus[k].server(i + 1)
-                newServers.append(s)
-                newSKU.append(k)
+                out.append(skus[k].server(i + 1))
+                sku.append(k)
             }
         }
-        servers += newServers
-        let out = Planner.place(units: units, servers: servers)
-        guard out.unplaced.isEmpty else {
-            if !out.provedOptimal { proved = false }
-            return nil
+        return (out, sku)
+    }
+
+    /// The plan for buying `vector`, or nil when the planner cannot place every unit on it.
+    /// `preferred[u]`: the shape to try first (the relaxation's choice); units are then placed
+    /// largest first, so GPU counts that are powers of two pack servers without gaps.
+    static func evaluate(
+        _ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ vector: [(Int, Int)], preferred: [Int?] = []
+    ) -> PurchasePlan? {
+        let (newServers, newSKU) = servers(skus, vector)
+        var options = Planner.Options()
+        options.timeLimit = 2
+        var arranged = units
+        for (u, k) in preferred.enumerated() {
+            guard let k else { continue }
+            arranged[u].shapes.swapAt(0, k)
+            arranged[u].priority = 0
         }
-        let cost = vector.reduce(0) { $0 + skus[$1.0].price * $1.1 }
+        // Every unit must fit, so priorities play no part; largest first (stable).
+        let order = arranged.indices.sorted { (arranged[$0].shapes.first?.gpus ?? 0, -$0) > (arranged[$1].shapes.first?.gpus ?? 0, -$1) }
+        var out = Planner.place(units: order.map { arranged[$0] }, servers: existing + newServers, options: options)
+        guard out.unplaced.isEmpty else { return nil }
+        out.assignments = out.assignments.map { var a = $0; a.unit = order[a.unit]; return a }
         var q: [Int: Int] = [:]
         for (k, n) in vector where n > 0 { q[k] = n }
         return PurchasePlan(
-            quantities: q, cost: cost, newServers: newServers, newServerSKU: newSKU, assignments: out.assignments, unbuyable: [],
-            provedOptimal: false, lowerBound: 0)
-    }
-
-    /// Tries purchase vectors in order of cost; the first that the planner fills completely is optimal.
-    static func exact(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], _ relevant: [Int], _ options: Options) -> PurchasePlan? {
-        // Enough of one SKU to hold every unit alone bounds its count.
-        let caps = relevant.map { k in
-            units.reduce(0) { acc, u in acc + (u.shapes.compactMap { skus[k].serversNeeded($0) }.min() ?? 0) }
-        }
-        var vectors: [[Int]] = [[]]
-        for c in caps {
-            vectors = vectors.flatMap { v in (0...c).map { v + [$0] } }
-            if vectors.count > options.exactMaxVectors { return nil }
-        }
-        func cost(_ v: [Int]) -> Int { zip(relevant, v).reduce(0) { $0 + skus[$1.0].price * $1.1 } }
-        let keyed = vectors.map { (cost($0), $0.reduce(0, +), $0) }.sorted {
-            ($0.0, $0.1) != ($1.0, $1.1) ? ($0.0, $0.1) < ($1.0, $1.1) : $0.2.lexicographicallyPrecedes($1.2)
-        }
-        // Cheaper vectors were all proved infeasible only if every rejection was a finished search.
-        var proved = true
-        for (_, _, v) in keyed {
-            if var p = evaluate(units, existing, skus, Array(zip(relevant, v)), proved: &proved) {
-                p.provedOptimal = proved
-                return p
-            }
-        }
-        return nil
+            quantities: q, cost: vector.reduce(0) { $0 + skus[$1.0].price * $1.1 }, newServers: newServers, newServerSKU: newSKU,
+            assignments: out.assignments.sorted { $0.unit < $1.unit }, unbuyable: [], provedOptimal: false, lowerBound: 0)
     }
 
     /// Mutable state of the greedy purchase: the pool (existing servers, then bought ones), which
@@ -238,10 +261,12 @@ public enum PurchasePlanner {
         }
     }
 
-    static func greedy(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption]) -> PurchasePlan {
-        // Place what fits on existing capacity first, keeping those placements.
-        let first = Planner.place(units: units, servers: existing)
+    /// `startingWith`: SKU counts bought before anything is placed (a proposal to repair).
+    static func greedy(_ units: [JobUnit], _ existing: [ServerState], _ skus: [SKUOption], startingWith: [Int: Int] = [:]) -> PurchasePlan {
         var st = BuyState(pool: Pool(existing), existingCount: existing.count)
+        for k in startingWith.keys.sorted() { for _ in 0..<startingWith[k]! { _ = st.buy(k, skus[k]) } }
+        // Place what fits on the capacity there first, keeping those placements.
+        let first = Planner.place(units: units, servers: st.pool.servers)
         for a in first.assignments { st.restore(a) }
         var rest = first.unplaced.map(\.unit)
         // Largest first (by smallest GPU need), higher priority first among equals.
@@ -386,5 +411,9 @@ extension Pool {
         while b.count <= s.gpuCount { b.append(IndexHeap()) }
         b[s.free.count].push(i)
         buckets[s.gpuType] = b
+        if let n = s.network {
+            let f = Fabric(network: n, gbps: s.fabricGbps, rdma: s.fabricRDMA)
+            if !(fabrics[s.gpuType] ?? []).contains(f) { fabrics[s.gpuType] = ((fabrics[s.gpuType] ?? []) + [f]).sorted() }
+        }
     }
 }

@@ -11,6 +11,9 @@ extension UnplacedReason {
         case .noSKUOfType(let t): return "no server SKU in the catalog has \(t) GPUs; add one with `plan skus add`"
         case .widerThanSKUs(let needs, let t, let largest): return "needs \(needs) \(t) GPUs in one server; the largest SKU has \(largest)"
         case .noSKUHolds: return "no server SKU can hold it (GPU memory or host memory for offload too small)"
+        case .noFabric(let shape, let largest):
+            return "needs \(shape.gpus) \(shape.gpuType) GPUs across servers (at most \(largest) per server) on a fabric of at least "
+                + "\(shape.fabric.description); no \(shape.gpuType) SKU in the catalog has one"
         }
     }
 

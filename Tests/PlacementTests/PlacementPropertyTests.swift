@@ -1,3 +1,4 @@
+import PlanModel
 import PlanCore
 import Testing
 import TestSupport
@@ -11,7 +12,8 @@ struct Instance {
 
     static let types = [("a", 80 << 30), ("b", 24 << 30), ("c", 141 << 30)]
 
-    static func random(seed: UInt64, maxServers: Int, maxJobs: Int, maxReplicas: Int = 3) -> Instance {
+    /// `fabrics`: servers sit on networks "x" or "y" (or none) with random fabrics, and shapes need a random fabric to span.
+    static func random(seed: UInt64, maxServers: Int, maxJobs: Int, maxReplicas: Int = 3, fabrics: Bool = false) -> Instance {
         var rng = SeededRandom(seed: seed)
         let typeCount = Int.random(in: 1...3, using: &rng)
         var servers: [ServerState] = []
@@ -43,7 +45,27 @@ struct Instance {
                 units.append(JobUnit(job: "j\(j)", replica: r, priority: priority, shapes: shapes))
             }
         }
+        if fabrics {
+            for i in servers.indices {
+                servers[i].network = ["x", "y", nil].randomElement(using: &rng)!
+                servers[i].fabricGbps = [25, 100, 400].randomElement(using: &rng)!
+                servers[i].fabricRDMA = Bool.random(using: &rng)
+            }
+            for i in units.indices {
+                units[i].shapes = units[i].shapes.map {
+                    var s = $0
+                    s.fabric = [FabricRequirement.any, FabricRequirement(gbps: 100, rdma: true), FabricRequirement(gbps: 100, rdma: false)]
+                        .randomElement(using: &rng)!
+                    return s
+                }
+            }
+        }
         return Instance(servers: servers, units: units)
+    }
+
+    /// Whether a unit of `shape` may span `server` and others: written out here, independent of the planner.
+    static func spannable(_ server: ServerState, _ shape: UnitShape) -> Bool {
+        server.network != nil && server.fabricGbps >= shape.fabric.gbps && (server.fabricRDMA || !shape.fabric.rdma)
     }
 }
 
@@ -58,6 +80,10 @@ struct Instance {
             #expect(shape.gpus == shape.tp * shape.pp * shape.dp, "seed \(seed): tp x pp x dp")
             if shape.sameServer { #expect(a.allocations.count == 1, "seed \(seed): same-server job spans servers") }
             #expect(Set(a.allocations.map(\.server)).count == a.allocations.count, "seed \(seed): server listed twice")
+            if a.allocations.count > 1 {
+                let servers = a.allocations.map { inst.servers[$0.server] }
+                #expect(servers.allSatisfy { Instance.spannable($0, shape) && $0.network == servers[0].network }, "seed \(seed): spans servers off one qualifying network")
+            }
             for al in a.allocations {
                 let s = inst.servers[al.server]
                 #expect(s.gpuType == shape.gpuType, "seed \(seed): wrong GPU type")
@@ -81,7 +107,7 @@ struct Instance {
     @Test func invariantsHoldOnThousandsOfRandomFleets() {
         let options = Planner.Options()
         for seed in UInt64(1)...2000 {
-            let inst = Instance.random(seed: seed, maxServers: seed % 3 == 0 ? 40 : 8, maxJobs: seed % 3 == 0 ? 30 : 8)
+            let inst = Instance.random(seed: seed, maxServers: seed % 3 == 0 ? 40 : 8, maxJobs: seed % 3 == 0 ? 30 : 8, fabrics: seed % 2 == 0)
             let out = Planner.place(units: inst.units, servers: inst.servers, options: options)
             Self.check(inst, out, seed: seed)
             if seed % 10 == 0 {
@@ -178,7 +204,12 @@ struct Instance {
                 k[s] = 0
             }
             rec(0, shape.groups)
-            return out.filter { !shape.sameServer || $0.filter { $0 > 0 }.count == 1 }
+            return out.filter { split in
+                let used = split.indices.filter { split[$0] > 0 }
+                if used.count <= 1 { return true }
+                if shape.sameServer { return false }
+                return used.allSatisfy { Instance.spannable(inst.servers[$0], shape) && inst.servers[$0].network == inst.servers[used[0]].network }
+            }
         }
         func dfs(_ i: Int) {
             if !(bound(i).lexicographicallyPrecedes(best) == false && bound(i) != best) { return }
@@ -221,5 +252,18 @@ struct Instance {
             if out.provedOptimal { provedCount += 1 }
         }
         #expect(provedCount == 400)
+    }
+
+    /// The same with networks and fabric needs: a unit spans servers only on one network whose fabric meets its need.
+    @Test func plannerReachesTheOptimumWithFabrics() {
+        for seed in UInt64(11_001)...11_300 {
+            let inst = Instance.random(seed: seed, maxServers: 6, maxJobs: 7, maxReplicas: 2, fabrics: true)
+            let out = Planner.place(units: inst.units, servers: inst.servers)
+            PlacementPropertyTests.check(inst, out, seed: seed)
+            let levels = Array(Set(inst.units.map(\.priority))).sorted(by: >)
+            let got = Self.score(inst.units, placed: out.assignments.map(\.unit), levels: levels)
+            #expect(got == Self.bruteForce(inst), "seed \(seed)")
+            #expect(out.provedOptimal, "seed \(seed)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import PlanModel
 import Testing
 import TestSupport
 
@@ -9,7 +10,8 @@ struct PurchaseInstance {
     var skus: [SKUOption]
     var units: [JobUnit]
 
-    static func random(seed: UInt64, maxUnits: Int, maxSKUs: Int) -> PurchaseInstance {
+    /// `fabrics`: SKUs and servers get a network ("x" or none) and a fabric; shapes need one to span.
+    static func random(seed: UInt64, maxUnits: Int, maxSKUs: Int, fabrics: Bool = false) -> PurchaseInstance {
         var rng = SeededRandom(seed: seed)
         let types = [("a", 80 << 30), ("b", 48 << 30)]
         var skus: [SKUOption] = []
@@ -38,6 +40,21 @@ struct PurchaseInstance {
             if shapes.isEmpty { shapes.append(UnitShape(gpuType: "a", gpus: 1, perGPUBytes: 1 << 30)) }
             units.append(JobUnit(job: "j\(j)", shapes: shapes.sorted { $0.gpus < $1.gpus }))
         }
+        if fabrics {
+            for i in skus.indices {
+                skus[i].network = ["x", nil].randomElement(using: &rng)!
+                skus[i].fabricGbps = [25, 400].randomElement(using: &rng)!
+                skus[i].fabricRDMA = skus[i].fabricGbps == 400
+            }
+            for i in existing.indices { existing[i].network = ["x", nil].randomElement(using: &rng)! }
+            for i in units.indices {
+                units[i].shapes = units[i].shapes.map {
+                    var s = $0
+                    s.fabric = Bool.random(using: &rng) ? FabricRequirement(gbps: 100, rdma: true) : .any
+                    return s
+                }
+            }
+        }
         return PurchaseInstance(existing: existing, skus: skus, units: units)
     }
 }
@@ -52,7 +69,8 @@ struct PurchaseInstance {
                 acc + (u.shapes.compactMap { s -> Int? in
                     guard s.gpuType == k.gpuType, s.perGPUBytes <= k.gpuMemory, s.tp <= k.gpusPerServer else { return nil }
                     let per = k.gpusPerServer / s.tp
-                    if s.sameServer { return s.groups <= per ? 1 : nil }
+                    if s.groups <= per { return 1 }
+                    if s.sameServer { return nil }
                     return (s.groups + per - 1) / per
                 }.min() ?? 0)
             }
@@ -67,7 +85,9 @@ struct PurchaseInstance {
                 for (i, n) in vector.enumerated() {
                     for c in 0..<n {
                         let s = p.skus[i]
-                        servers.append(ServerState(name: "n\(i)-\(c)", gpuType: s.gpuType, gpuCount: s.gpusPerServer, free: Array(0..<s.gpusPerServer), hostFree: s.hostMemory, gpuMemory: s.gpuMemory))
+                        servers.append(ServerState(
+                            name: "n\(i)-\(c)", gpuType: s.gpuType, gpuCount: s.gpusPerServer, free: Array(0..<s.gpusPerServer), hostFree: s.hostMemory,
+                            gpuMemory: s.gpuMemory, network: s.network, fabricGbps: s.fabricGbps, fabricRDMA: s.fabricRDMA))
                     }
                 }
                 if Self.allFit(p.units, servers) { best = cost }
@@ -99,7 +119,9 @@ struct PurchaseInstance {
                 var split = Array(repeating: 0, count: servers.count)
                 func spread(_ s: Int, _ left: Int) -> Bool {
                     if left == 0 {
-                        if shape.sameServer && split.filter({ $0 > 0 }).count > 1 { return false }
+                        let used = split.indices.filter { split[$0] > 0 }
+                        if used.count > 1 && (shape.sameServer || !used.allSatisfy({
+                            Instance.spannable(servers[$0], shape) && servers[$0].network == servers[used[0]].network })) { return false }
                         for (x, k) in split.enumerated() where k > 0 {
                             free[x] -= k * shape.tp
                             host[x] -= k * shape.tp * shape.hostBytesPerGPU
@@ -118,7 +140,8 @@ struct PurchaseInstance {
                         cap = free[s] / shape.tp
                         if shape.hostBytesPerGPU > 0 { cap = min(cap, host[s] / (shape.hostBytesPerGPU * shape.tp)) }
                     }
-                    if s > 0 && same(s - 1, s) { cap = min(cap, split[s - 1]) }
+                    if s > 0 && same(s - 1, s) && servers[s - 1].network == servers[s].network && servers[s - 1].fabricGbps == servers[s].fabricGbps
+                        && servers[s - 1].fabricRDMA == servers[s].fabricRDMA { cap = min(cap, split[s - 1]) }
                     var k = min(cap, left)
                     while k >= 0 {
                         split[s] = k
@@ -162,7 +185,57 @@ struct PurchaseInstance {
         PlacementPropertyTests.check(check, outcome, seed: seed)
         #expect(plan.cost == plan.quantities.reduce(0) { $0 + inst.skus[$1.key].price * $1.value }, "seed \(seed): cost")
         #expect(plan.newServers.count == plan.quantities.values.reduce(0, +))
-        #expect(plan.cost >= plan.lowerBound || inst.existing.contains { !$0.free.isEmpty }, "seed \(seed): below the lower bound")
+        #expect(plan.cost >= plan.lowerBound, "seed \(seed): below the lower bound")
+    }
+
+    @Test func cheapestPurchaseWithFabricsMatchesExhaustiveSearch() {
+        var compared = 0
+        for seed in UInt64(21_001)...21_120 {
+            let inst = PurchaseInstance.random(seed: seed, maxUnits: 7, maxSKUs: 3, fabrics: true)
+            let plan = PurchasePlanner.plan(units: inst.units, existing: inst.existing, skus: inst.skus)
+            guard let want = Self.bruteForceCost(inst) else {
+                #expect(!plan.unbuyable.isEmpty, "seed \(seed): brute force found no purchase")
+                continue
+            }
+            compared += 1
+            #expect(plan.unbuyable.isEmpty && plan.cost == want && plan.provedOptimal, "seed \(seed): \(plan.cost) against \(want)")
+            Self.checkPlan(inst, plan, seed: seed)
+        }
+        #expect(compared > 60)
+    }
+
+    /// Medium purchases (20 to 40 units, up to 6 SKUs, some free servers) are proved optimal by CBC.
+    @Test func mediumPurchasesAreProvedOptimal() {
+        let clock = ContinuousClock()
+        var slowest = Duration.zero
+        for seed in UInt64(22_001)...22_015 {
+            var inst = PurchaseInstance.random(seed: seed, maxUnits: 40, maxSKUs: 6)
+            while inst.units.count < 20 { inst.units += PurchaseInstance.random(seed: seed + 1000 + UInt64(inst.units.count), maxUnits: 40, maxSKUs: 1).units.map {
+                var u = $0
+                u.job = "x\(inst.units.count)" + u.job
+                return u
+            } }
+            var plan: PurchasePlan!
+            slowest = max(slowest, clock.measure { plan = PurchasePlanner.plan(units: inst.units, existing: inst.existing, skus: inst.skus) })
+            Self.checkPlan(inst, plan, seed: seed)
+            #expect(plan.provedOptimal || !plan.unbuyable.isEmpty, "seed \(seed): gap \(plan.gap)")
+            #expect(plan.cost >= plan.lowerBound)
+        }
+        print("medium purchase: 15 instances, slowest \(slowest)")
+    }
+
+    /// A thousand units: within 1% of the lower bound, or proved.
+    @Test func aThousandUnitPurchaseIsWithinOnePercentOfItsBound() {
+        var inst = PurchaseInstance.random(seed: 23_001, maxUnits: 8, maxSKUs: 6)
+        var rng = SeededRandom(seed: 23_002)
+        inst.units = (0..<1000).map { i in
+            let base = PurchaseInstance.random(seed: UInt64(23_100 + Int.random(in: 0..<25, using: &rng)), maxUnits: 1, maxSKUs: 1).units[0]
+            return JobUnit(job: "u\(i)", shapes: base.shapes)
+        }
+        let plan = PurchasePlanner.plan(units: inst.units, existing: inst.existing, skus: inst.skus)
+        Self.checkPlan(inst, plan, seed: 23_001)
+        #expect(plan.provedOptimal || plan.gap <= 0.01, "gap \(plan.gap): \(plan.cost) against bound \(plan.lowerBound)")
+        print("1000-unit purchase: cost \(plan.cost), bound \(plan.lowerBound), proved \(plan.provedOptimal)")
     }
 
     @Test func largeInstancesUseTheGreedyAndStayValid() {
