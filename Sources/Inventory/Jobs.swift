@@ -115,7 +115,7 @@ extension PlanStore {
         try write { db in
             guard try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [name]) != nil else {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs") ?? 0
-                throw StoreError("unknown job '\(Names.escaped(name))'; `plan jobs` lists the \(count) known jobs")
+                throw StoreError.unknownJob(name: name, known: count)
             }
             try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
         }
@@ -127,7 +127,7 @@ extension PlanStore {
         return try write { db in
             if let names {
                 for n in names where try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [n]) == nil {
-                    throw StoreError("unknown job '\(Names.escaped(n))'; `plan jobs` lists the known jobs")
+                    throw StoreError.unknownJob(name: n, known: nil)
                 }
             }
             let held = try String.fetchAll(

@@ -118,7 +118,7 @@ extension PlanStore {
         return try write { db in
             guard let id = try Int.fetchOne(db, sql: "SELECT id FROM servers WHERE name = ?", arguments: [name]) else {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM servers") ?? 0
-                throw StoreError("unknown server '\(Names.escaped(name))'; `plan servers` lists the \(count) known servers")
+                throw StoreError.unknownServer(name: name, known: count)
             }
             let jobs = try String.fetchAll(
                 db,
@@ -128,9 +128,7 @@ extension PlanStore {
                     WHERE g.server_id = ? ORDER BY j.name
                     """, arguments: [id])
             if !jobs.isEmpty && !force {
-                throw StoreError(
-                    "server '\(name)' runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
-                        + "unplace them first or pass --force to unplace them")
+                throw StoreError.serverRunsJobs(server: name, jobs: jobs)
             }
             if !jobs.isEmpty {
                 try db.execute(
