@@ -127,8 +127,7 @@ extension PlanStore {
     public func setSKUPrice(id: String, priceUSD: Int?, discountBasisPoints: Int?, clear: Bool) throws -> ServerSKU {
         try write { db in
             guard let real = try String.fetchOne(db, sql: "SELECT id FROM server_skus WHERE id = ? COLLATE NOCASE", arguments: [id]) else {
-                let valid = try String.fetchAll(db, sql: "SELECT id FROM server_skus ORDER BY id").joined(separator: ", ")
-                throw StoreError("unknown server SKU '\(id)'; valid SKUs: \(valid)")
+                throw StoreError.unknownSKU(id: id, valid: try String.fetchAll(db, sql: "SELECT id FROM server_skus ORDER BY id"))
             }
             if clear {
                 try db.execute(sql: "UPDATE server_skus SET user_price_usd = NULL, discount_basis_points = NULL WHERE id = ?", arguments: [real])
@@ -150,14 +149,14 @@ extension PlanStore {
             sku.id = try Names.checked(sku.id, .name("SKU id"))
             sku.name = try Names.checked(sku.name, .name("SKU name"))
         } catch {
-            throw StoreError(error.message)
+            throw StoreError.invalidName(error)
         }
         return try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM server_skus WHERE id = ? COLLATE NOCASE", arguments: [sku.id]) == true {
-                throw StoreError("a server SKU with id '\(sku.id)' already exists; choose another id or use `plan skus set-price`")
+                throw StoreError.duplicateSKU(id: sku.id)
             }
             guard let gpu = try Self.resolveGPUTypeID(sku.gpu, db) else {
-                throw StoreError("unknown GPU '\(sku.gpu)' for the SKU; valid GPUs: \(try Self.fetchGPUTypes(db).map(\.id).joined(separator: ", "))")
+                throw StoreError.unknownGPU(id: sku.gpu, valid: try Self.fetchGPUTypes(db).map(\.id))
             }
             try db.execute(
                 sql: """
@@ -195,26 +194,26 @@ extension PlanStore {
             id = try Names.checked(rawID, .name("model id"))
             aliases = try rawAliases.map { a throws(Names.Problem) in try Names.checked(a, .name("model alias")) }
         } catch {
-            throw StoreError(error.message)
+            throw StoreError.invalidName(error)
         }
         if config.encodedString().utf8.count > Limits.configBytes {
-            throw StoreError("the config of model '\(id)' is larger than \(Limits.configBytes) bytes; plan stores configs up to 1 MiB")
+            throw StoreError.modelConfigTooLarge(model: id, limit: Limits.configBytes)
         }
         try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM models WHERE id = ? COLLATE NOCASE", arguments: [id]) == true
                 || (try Bool.fetchOne(db, sql: "SELECT 1 FROM model_aliases WHERE alias = ?", arguments: [id])) == true
             {
-                throw StoreError("a model named '\(id)' already exists; choose another --id")
+                throw StoreError.duplicateModel(id: id)
             }
             for a in aliases {
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM model_aliases WHERE alias = ?", arguments: [a]) == true
                     || (try Bool.fetchOne(db, sql: "SELECT 1 FROM models WHERE id = ? COLLATE NOCASE", arguments: [a])) == true
                 {
-                    throw StoreError("the alias '\(a)' already names a model; choose another --alias")
+                    throw StoreError.aliasTaken(alias: a)
                 }
             }
             if Set(aliases.map { $0.lowercased() }).count != aliases.count {
-                throw StoreError("an --alias is given twice; give each alias once")
+                throw StoreError.aliasRepeated
             }
             try db.execute(
                 sql: "INSERT INTO models (id, config_json, source, origin) VALUES (?, ?, ?, 'user')",

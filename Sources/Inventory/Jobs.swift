@@ -21,22 +21,20 @@ extension PlanStore {
                 do {
                     j.name = try Names.checked(j.name, .name("job name"))
                 } catch let e as Names.Problem {
-                    throw RowError(index: i, message: e.message)
+                    throw RowError(index: i, .invalidName(e))
                 }
                 guard Limits.priority.contains(j.priority) else {
-                    throw RowError(
-                        index: i,
-                        message: "invalid priority \(j.priority) for job '\(j.name)'; expected a whole number from \(Limits.priority.lowerBound) to \(Limits.priority.upperBound)")
+                    throw RowError(index: i, .priorityOutOfRange(job: j.name, priority: j.priority, valid: Limits.priority))
                 }
                 if let c = j.modelConfig, c.encodedString().utf8.count > Limits.configBytes {
-                    throw RowError(index: i, message: "the model config of job '\(j.name)' is larger than \(Limits.configBytes) bytes")
+                    throw RowError(index: i, .modelConfigTooLarge(job: j.name, limit: Limits.configBytes))
                 }
                 guard !names.contains(j.name) else {
-                    throw RowError(index: i, message: "a job named '\(j.name)' already exists; choose another name or remove it first")
+                    throw RowError(index: i, .duplicateJob(name: j.name))
                 }
                 names.insert(j.name)
                 guard j.replicas >= 1, j.replicas <= 100_000 else {
-                    throw RowError(index: i, message: "invalid replicas \(j.replicas) for job '\(j.name)'; expected 1 to 100000")
+                    throw RowError(index: i, .replicasOutOfRange(job: j.name, replicas: j.replicas))
                 }
                 var modelID: String?
                 if let m = j.modelID {
@@ -45,14 +43,13 @@ extension PlanStore {
                         modelID = try String.fetchOne(db, sql: "SELECT model_id FROM model_aliases WHERE alias = ?", arguments: [m])
                     }
                     guard modelID != nil else {
-                        throw RowError(index: i, message: "unknown model '\(m)' for job '\(j.name)'; see `plan models`")
+                        throw RowError(index: i, .unknownModel(model: m, job: j.name))
                     }
                 }
                 var typeIDs: [String] = []
                 for t in j.gpuTypes {
                     guard let id = GPUType.named(t, in: gpuTypes)?.id else {
-                        let valid = gpuTypes.map(\.id).joined(separator: ", ")
-                        throw RowError(index: i, message: "unknown GPU type '\(t)' for job '\(j.name)'; valid: \(valid)")
+                        throw RowError(index: i, .unknownJobGPUType(type: t, job: j.name, valid: gpuTypes.map(\.id)))
                     }
                     typeIDs.append(id)
                 }
@@ -115,7 +112,7 @@ extension PlanStore {
         try write { db in
             guard try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [name]) != nil else {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs") ?? 0
-                throw StoreError("unknown job '\(Names.escaped(name))'; `plan jobs` lists the \(count) known jobs")
+                throw StoreError.unknownJob(name: name, known: count)
             }
             try db.execute(sql: "DELETE FROM jobs WHERE name = ?", arguments: [name])
         }
@@ -127,7 +124,7 @@ extension PlanStore {
         return try write { db in
             if let names {
                 for n in names where try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [n]) == nil {
-                    throw StoreError("unknown job '\(Names.escaped(n))'; `plan jobs` lists the known jobs")
+                    throw StoreError.unknownJob(name: n, known: nil)
                 }
             }
             let held = try String.fetchAll(

@@ -21,12 +21,12 @@ extension PlanStore {
         for name in resources.names(in: "Migrations") {
             guard let version = Int(name.prefix(while: { $0.isNumber })), version > 0 else { continue }
             guard let sql = resources.files["Migrations/" + name].flatMap({ String(data: $0, encoding: .utf8) }) else {
-                throw StoreError("cannot read migration '\(name)' from \(resources.origin)")
+                throw StoreError.migrationUnreadable(name: name, origin: resources.origin)
             }
             result.append(Migration(version: version, name: name, sql: sql))
         }
         for (i, m) in result.enumerated() where m.version != i + 1 {
-            throw StoreError("migrations in \(resources.origin) must be numbered 0001, 0002, ... without gaps; found '\(m.name)'")
+            throw StoreError.migrationNumbering(origin: resources.origin, found: m.name)
         }
         return result
     }
@@ -48,9 +48,7 @@ extension PlanStore {
         try checkRecordedVersion(current, recorded: recorded)
         guard current < all.count else { return }
         guard writable else {
-            throw StoreError(
-                "database '\(path)' has schema version \(current) and needs upgrading to \(all.count), but it is read-only; "
-                    + "run `plan init` once with write access to it")
+            throw StoreError.schemaNeedsUpgradeReadOnly(path: path, version: current, target: all.count)
         }
         try Self.whileMigrating(path) {
             // Another process may have migrated while we waited for the lock.
@@ -64,11 +62,9 @@ extension PlanStore {
                 let reached = (try? schemaVersion()) ?? now
                 let failed = all.first { $0.version == reached + 1 }?.name ?? "?"
                 if e.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {
-                    throw StoreError("migrating '\(path)' with \(failed) would leave dangling references; it was not applied")
+                    throw StoreError.migrationDangling(path: path, migration: failed)
                 }
-                throw StoreError(
-                    "database '\(path)' says schema version \(reached) (PRAGMA user_version), but migration \(failed) does not apply "
-                        + "to its tables (\(e.message ?? "SQLite error")); the file was changed outside plan: restore it from a backup")
+                throw StoreError.migrationDoesNotApply(path: path, version: reached, migration: failed, detail: e.message ?? "SQLite error")
             }
         }
     }
@@ -121,18 +117,13 @@ extension PlanStore {
     /// was edited by hand.
     private func checkRecordedVersion(_ version: Int, recorded: Int?) throws {
         guard version >= 0 else {
-            throw StoreError(
-                "database '\(path)' has an invalid schema version \(version) (PRAGMA user_version); the file was changed outside plan: restore it from a backup")
+            throw StoreError.schemaVersionInvalid(path: path, version: version)
         }
         if let r = recorded, r != version {
-            throw StoreError(
-                "database '\(path)' says schema version \(version) (PRAGMA user_version) but its migration record says \(r); "
-                    + "the file was changed outside plan: restore it from a backup")
+            throw StoreError.migrationRecordDisagrees(path: path, version: version, recorded: r)
         }
         if recorded == nil && version > 0 {
-            throw StoreError(
-                "database '\(path)' says schema version \(version) (PRAGMA user_version) but has no migration record; "
-                    + "the file was changed outside plan: restore it from a backup")
+            throw StoreError.migrationRecordMissing(path: path, version: version)
         }
     }
 
@@ -159,43 +150,34 @@ extension PlanStore {
         // Tables first, so a dropped table is named rather than its automatic index.
         let order = ["table": 0, "index": 1, "trigger": 2, "view": 3]
         func sortKey(_ k: String) -> (Int, String) { (order[String(k.split(separator: " ")[0])] ?? 9, k) }
+        func name(_ k: String) -> String { String(k.split(separator: " ", maxSplits: 1)[1]) }
         for key in expected.keys.sorted(by: { sortKey($0) < sortKey($1) }) {
             let e = expected[key]!
             guard let a = actual[key] else {
-                throw StoreError(
-                    "database '\(path)' lacks the \(e.type) '\(key.split(separator: " ", maxSplits: 1)[1])' that schema version \(all.count) has; "
-                        + "the file was changed outside plan: restore it from a backup")
+                throw StoreError.schemaObjectMissing(path: path, kind: e.type, name: name(key), version: all.count)
             }
             if a.sql != e.sql {
-                throw StoreError(
-                    "database '\(path)' has the \(e.type) '\(key.split(separator: " ", maxSplits: 1)[1])' in a form schema version \(all.count) does not have; "
-                        + "the file was changed outside plan: restore it from a backup")
+                throw StoreError.schemaObjectChanged(path: path, kind: e.type, name: name(key), version: all.count)
             }
         }
         // A trigger or view added behind plan's back can change what a write does; refuse them.
         for key in actual.keys.sorted() where expected[key] == nil {
             let a = actual[key]!
             if a.type == "trigger" || a.type == "view" {
-                throw StoreError(
-                    "database '\(path)' has a \(a.type) '\(key.split(separator: " ", maxSplits: 1)[1])' that plan did not create; "
-                        + "the file was changed outside plan: remove it or restore the file from a backup")
+                throw StoreError.schemaObjectForeign(path: path, kind: a.type, name: name(key))
             }
         }
         if let first = violations.first {
             let table: String = first[0]
             let parent: String = first[2]
             let rowid: Int? = first[1]
-            throw StoreError(
-                "database '\(path)' has \(violations.count) row(s) that refer to missing rows (first: \(table) row \(rowid.map(String.init) ?? "?") -> \(parent)); "
-                    + "the file was changed outside plan: restore it from a backup")
+            throw StoreError.danglingRows(path: path, count: violations.count, table: table, rowid: rowid, parent: parent)
         }
     }
 
     private func refuseNewer(_ version: Int, known: Int) throws {
         if version > known {
-            throw StoreError(
-                "database '\(path)' has schema version \(version), newer than this plan understands (up to \(known)); "
-                    + "use a newer plan or another --db")
+            throw StoreError.schemaNewer(path: path, version: version, known: known)
         }
     }
 }

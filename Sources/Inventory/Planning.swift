@@ -53,13 +53,13 @@ extension PlanStore: InventoryStore {
                 """)
         let hold = try db.cachedStatement(sql: "INSERT INTO placement_gpus (placement_id, gpu_id) VALUES (?, ?)")
         for p in changes.add {
-            guard let job = jobIDs[p.job] else { throw StoreError("job '\(p.job)' disappeared while planning; run plan place again") }
+            guard let job = jobIDs[p.job] else { throw StoreError.jobDisappeared(job: p.job) }
             do {
                 try insert.execute(arguments: [job, p.replica, p.strategy, p.tp, p.pp, p.dp, p.gpuType, p.perGPUBytes, p.hostBytes])
                 let pid = db.lastInsertedRowID
                 for g in p.gpuIDs { try hold.execute(arguments: [pid, g]) }
             } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
-                throw StoreError("placing '\(p.job)' would give a GPU to two jobs or place a replica twice; nothing was written")
+                throw StoreError.placementConflict(job: p.job)
             }
         }
     }

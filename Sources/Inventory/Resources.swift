@@ -39,7 +39,7 @@ public struct Resources: Sendable {
         guard let env = environment["PLAN_RESOURCES"], !env.isEmpty else { return embedded }
         let r = Resources(root: URL(fileURLWithPath: env))
         guard r.files["Migrations/0001_init.sql"] != nil else {
-            throw StoreError("PLAN_RESOURCES='\(env)' has no Migrations/0001_init.sql; point it at a plan checkout or unset it")
+            throw StoreError.resourcesWithoutMigrations(root: env)
         }
         return r
     }

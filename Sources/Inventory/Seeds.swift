@@ -52,7 +52,7 @@ struct SeedFiles {
         var datas: [Data] = []
         for name in fileNames {
             guard let data = resources.files["Seeds/" + name] else {
-                throw StoreError("the catalog seed 'Seeds/\(name)' is missing from \(resources.origin)")
+                throw StoreError.seedMissing(name: name, origin: resources.origin)
             }
             data.withUnsafeBytes { raw in
                 for b in raw.bindMemory(to: UInt8.self) {
@@ -74,7 +74,7 @@ struct SeedFiles {
                 skus: try dec.decode([SKU].self, from: datas[1]),
                 models: try dec.decode([Model].self, from: datas[2]), hash: hash)
         } catch {
-            throw StoreError("the catalog seeds in \(resources.origin) are malformed: \(error)")
+            throw StoreError.seedsMalformed(origin: resources.origin, detail: "\(error)")
         }
     }
 }

@@ -15,7 +15,6 @@ extension PlanStore {
                 if skuHost[key] == nil { skuHost[key] = s.hostMemoryBytes }
             }
             var names = Set(try String.fetchAll(db, sql: "SELECT name FROM servers"))
-            let validIDs = gpuTypes.map(\.id).joined(separator: ", ")
             let insertServer = try db.cachedStatement(
                 sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack) VALUES (?, ?, ?, ?, ?, ?)")
             let insertGPU = try db.cachedStatement(
@@ -23,10 +22,10 @@ extension PlanStore {
             for (i, spec) in specs.enumerated() {
                 let s = try Self.validated(spec, index: i)
                 guard let t = GPUType.named(s.gpu, in: gpuTypes) else {
-                    throw RowError(index: i, message: "unknown GPU '\(Names.escaped(s.gpu))'; valid GPU ids: \(validIDs)")
+                    throw RowError(index: i, .unknownServerGPU(gpu: s.gpu, valid: gpuTypes.map(\.id)))
                 }
                 guard !names.contains(s.name) else {
-                    throw RowError(index: i, message: "a server named '\(s.name)' already exists; choose another name or remove it first")
+                    throw RowError(index: i, .duplicateServer(name: s.name))
                 }
                 names.insert(s.name)
                 let host = s.hostMemoryBytes ?? skuHost["\(t.id)/\(s.gpus)"] ?? Self.defaultHostMemory(gpuMemory: t.memoryBytes, gpus: s.gpus)
@@ -55,13 +54,13 @@ extension PlanStore {
             s.site = try Names.checked(s.site, .label("site"))
             s.rack = try Names.checked(s.rack, .label("rack"))
         } catch {
-            throw RowError(index: i, message: error.message)
+            throw RowError(index: i, .invalidName(error))
         }
         guard s.gpus >= 1, s.gpus <= 1024 else {
-            throw RowError(index: i, message: "invalid GPU count \(s.gpus) for server '\(s.name)'; expected 1 ... 1024")
+            throw RowError(index: i, .gpuCountOutOfRange(server: s.name, gpus: s.gpus))
         }
         if let h = s.hostMemoryBytes, h <= 0 {
-            throw RowError(index: i, message: "invalid host memory \(h) for server '\(s.name)'; expected a positive size")
+            throw RowError(index: i, .hostMemoryNotPositive(server: s.name, bytes: h))
         }
         return s
     }
@@ -118,7 +117,7 @@ extension PlanStore {
         return try write { db in
             guard let id = try Int.fetchOne(db, sql: "SELECT id FROM servers WHERE name = ?", arguments: [name]) else {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM servers") ?? 0
-                throw StoreError("unknown server '\(Names.escaped(name))'; `plan servers` lists the \(count) known servers")
+                throw StoreError.unknownServer(name: name, known: count)
             }
             let jobs = try String.fetchAll(
                 db,
@@ -128,9 +127,7 @@ extension PlanStore {
                     WHERE g.server_id = ? ORDER BY j.name
                     """, arguments: [id])
             if !jobs.isEmpty && !force {
-                throw StoreError(
-                    "server '\(name)' runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
-                        + "unplace them first or pass --force to unplace them")
+                throw StoreError.serverRunsJobs(server: name, jobs: jobs)
             }
             if !jobs.isEmpty {
                 try db.execute(

@@ -79,38 +79,35 @@ public final class PlanStore: @unchecked Sendable {
         let dir = url.deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw StoreError("cannot open database '\(path)': the folder '\(dir)' does not exist; create it or pick another --db path")
+            throw StoreError.folderMissing(path: path, folder: dir)
         }
         var st = stat()
         guard stat(path, &st) == 0 else {
             guard fm.isWritableFile(atPath: dir) else {
-                throw StoreError("cannot create database '\(path)': the folder '\(dir)' is not writable")
+                throw StoreError.folderNotWritable(path: path, folder: dir)
             }
             return true
         }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR:
-            throw StoreError("cannot open database '\(path)': it is a folder; give a file path such as '\(path)/plan.sqlite'")
+            throw StoreError.isFolder(path: path)
         default:
-            throw StoreError(
-                "cannot open database '\(path)': it is \(FileKind.describe(st.st_mode)), not a regular file; give the path of a database file such as ./plan.sqlite")
+            throw StoreError.notRegularFile(path: path, kind: FileKind.describe(st.st_mode))
         }
         guard fm.isReadableFile(atPath: path) else {
-            throw StoreError("cannot open database '\(path)': permission denied (not readable)")
+            throw StoreError.notReadable(path: path)
         }
         if let handle = FileHandle(forReadingAtPath: path) {
             let header = handle.readData(ofLength: 16)
             try? handle.close()
             if !header.isEmpty && header != Data("SQLite format 3\u{0}".utf8) {
-                throw StoreError("cannot open database '\(path)': the file is not a plan (SQLite) database")
+                throw StoreError.notADatabase(path: path)
             }
         }
         let writable = fm.isWritableFile(atPath: path) && fm.isWritableFile(atPath: dir)
         if !writable && !readOnly {
-            throw StoreError(
-                "cannot open database '\(path)' for writing: \(fm.isWritableFile(atPath: path) ? "its folder '\(dir)'" : "the file") is read-only; "
-                    + "this command changes the database (read-only commands such as `plan servers` still work)")
+            throw StoreError.notWritable(path: path, folder: dir, fileWritable: fm.isWritableFile(atPath: path))
         }
         return writable
     }
@@ -128,7 +125,7 @@ public final class PlanStore: @unchecked Sendable {
     /// A write transaction that is not a command's change (migrating, seeding).
     func maintenanceWrite<T>(_ body: (Database) throws -> T) throws -> T {
         guard writable else {
-            throw StoreError("cannot write to database '\(path)': it was opened read-only (the file or its folder is not writable)")
+            throw StoreError.openedReadOnly(path: path)
         }
         do {
             return try queue.write(body)
@@ -148,16 +145,21 @@ public final class PlanStore: @unchecked Sendable {
 }
 
 extension StoreError {
+    /// SQLite's own text for an error it did not explain further.
+    private static func detail(_ error: DatabaseError) -> String {
+        error.message ?? "SQLite error \(error.resultCode.rawValue)"
+    }
+
     static func open(path: String, _ error: DatabaseError) -> StoreError {
         switch error.resultCode {
         case .SQLITE_NOTADB:
-            return StoreError("cannot open database '\(path)': the file is not a plan (SQLite) database")
+            return .notADatabase(path: path)
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
-            return StoreError("cannot open database '\(path)': permission denied or the location is not writable")
+            return .openDenied(path: path)
         case .SQLITE_CORRUPT:
-            return StoreError("cannot open database '\(path)': the file is damaged (SQLite reports corruption)")
+            return .openCorrupt(path: path)
         default:
-            return StoreError("cannot open database '\(path)': \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+            return .openFailed(path: path, detail: detail(error))
         }
     }
 
@@ -166,20 +168,19 @@ extension StoreError {
     static func map(_ error: DatabaseError, path: String, waited: TimeInterval) -> StoreError {
         switch error.resultCode {
         case .SQLITE_CONSTRAINT:
-            let msg = error.message ?? ""
-            return StoreError("the change was refused by the database's integrity rules (\(msg)); nothing was written")
+            return .integrity(detail: error.message ?? "")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return StoreError("the database '\(path)' stayed locked by another connection for \(Int(waited)) s (another plan, or any program holding the file open); nothing was written, try again")
+            return .locked(path: path, seconds: Int(waited))
         case .SQLITE_READONLY:
-            return StoreError("cannot write to database '\(path)': the file or its folder is read-only")
+            return .readOnly(path: path)
         case .SQLITE_NOTADB:
-            return StoreError("cannot open database '\(path)': the file is not a plan (SQLite) database")
+            return .notADatabase(path: path)
         case .SQLITE_CORRUPT:
-            return StoreError("database '\(path)' is damaged (SQLite reports corruption)")
+            return .corrupt(path: path)
         case .SQLITE_FULL:
-            return StoreError("cannot write to database '\(path)': the disk is full; nothing was written")
+            return .diskFull(path: path)
         default:
-            return StoreError("database '\(path)': \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+            return .sqlite(path: path, detail: detail(error))
         }
     }
 }

@@ -30,13 +30,13 @@ public struct Plan: ParsableCommand {
     /// line on `ctx.err` starting with `error:`.
     public static func run(_ arguments: [String], context ctx: Context) -> Int32 {
         var command: ParsableCommand
-        let (globalDB, rest) = extractLeadingGlobals(arguments)
-        if let d = globalDB {
-            guard !d.isEmpty else {
-                ctx.err.line("error: --db is empty; give the path of a database file such as ./plan.sqlite")
-                return ExitCode.usage
-            }
-            ctx.dbOverride = d
+        let (leadingDB, rest) = extractLeadingGlobals(arguments)
+        do {
+            // Before parsing, so an empty leading --db is reported even when the rest is bad too.
+            try ctx.takeDatabaseOption(leadingDB)
+        } catch {
+            ctx.err.line("error: " + error.message)
+            return error.exitCode
         }
         do {
             command = try Plan.parseAsRoot(rest)
@@ -51,12 +51,7 @@ public struct Plan: ParsableCommand {
         }
         do {
             if let c = command as? any PlanCommand {
-                if let d = c.global.db {
-                    guard !d.isEmpty else {
-                        throw PlanError.usage("--db is empty; give the path of a database file such as ./plan.sqlite")
-                    }
-                    ctx.dbOverride = d
-                }
+                try ctx.takeDatabaseOption(c.global.db)
                 try c.run(in: ctx)
             } else {
                 try command.run()
@@ -106,7 +101,8 @@ public struct Plan: ParsableCommand {
         return nil
     }
 
-    /// `plan --db PATH <command>`: global options written before the command name.
+    /// `plan --db PATH <command>`: global options written before the command name, which
+    /// ArgumentParser would not give to the command; `Context.takeDatabaseOption` checks them.
     static func extractLeadingGlobals(_ args: [String]) -> (String?, [String]) {
         var db: String?
         var i = 0

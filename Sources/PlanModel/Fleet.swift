@@ -22,15 +22,50 @@ public struct NewServer: Sendable, Equatable {
     }
 }
 
-/// A problem with one row of a batch (an import file line, or the k-th server of `--count`).
-public struct RowError: Error, Equatable {
+/// A problem with one row of a batch (an import file line, or the k-th server of a batch).
+public struct RowError: Error, Equatable, CustomStringConvertible {
     /// Zero-based position in the batch.
     public var index: Int
-    public var message: String
+    public var reason: Reason
 
-    public init(index: Int, message: String) {
+    /// What is wrong with the row; `description` is one sentence naming the bad value.
+    public enum Reason: Equatable, Sendable {
+        case invalidName(Names.Problem)
+        case priorityOutOfRange(job: String, priority: Int, valid: ClosedRange<Int>)
+        case modelConfigTooLarge(job: String, limit: Int)
+        case duplicateJob(name: String)
+        case replicasOutOfRange(job: String, replicas: Int)
+        case unknownModel(model: String, job: String)
+        case unknownJobGPUType(type: String, job: String, valid: [String])
+        case unknownServerGPU(gpu: String, valid: [String])
+        case duplicateServer(name: String)
+        case gpuCountOutOfRange(server: String, gpus: Int)
+        case hostMemoryNotPositive(server: String, bytes: Int)
+    }
+
+    public init(index: Int, _ reason: Reason) {
         self.index = index
-        self.message = message
+        self.reason = reason
+    }
+
+    public var description: String {
+        switch reason {
+        case .invalidName(let problem): problem.message
+        case .priorityOutOfRange(let job, let priority, let valid):
+            "invalid priority \(priority) for job '\(job)'; expected a whole number from \(valid.lowerBound) to \(valid.upperBound)"
+        case .modelConfigTooLarge(let job, let limit): "the model config of job '\(job)' is larger than \(limit) bytes"
+        case .duplicateJob(let name): "a job named '\(name)' already exists; choose another name or remove it first"
+        case .replicasOutOfRange(let job, let replicas): "invalid replicas \(replicas) for job '\(job)'; expected 1 to 100000"
+        case .unknownModel(let model, let job): "unknown model '\(model)' for job '\(job)'; see `plan models`"
+        case .unknownJobGPUType(let type, let job, let valid):
+            "unknown GPU type '\(type)' for job '\(job)'; valid: \(valid.joined(separator: ", "))"
+        case .unknownServerGPU(let gpu, let valid):
+            "unknown GPU '\(Names.escaped(gpu))'; valid GPU ids: \(valid.joined(separator: ", "))"
+        case .duplicateServer(let name): "a server named '\(name)' already exists; choose another name or remove it first"
+        case .gpuCountOutOfRange(let server, let gpus): "invalid GPU count \(gpus) for server '\(server)'; expected 1 ... 1024"
+        case .hostMemoryNotPositive(let server, let bytes):
+            "invalid host memory \(bytes) for server '\(server)'; expected a positive size"
+        }
     }
 }
 

@@ -118,6 +118,26 @@ import TestSupport
         }
     }
 
+    /// One rule wherever the path comes from: a `--db` after the command name, a leading one, or
+    /// `$PLAN_DB`; the later `--db` wins and any `--db` beats `$PLAN_DB`.
+    @Test func theDatabaseIsTheLastDbElsePLAN_DB() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let (a, b, env) = (dir.path("a.sqlite"), dir.path("b.sqlite"), dir.path("env.sqlite"))
+        ok(runPlan(["add-server", "s", "--gpu", "l4", "--gpus", "1", "--db", a], env: ["PLAN_DB": env]))
+        ok(runPlan(["--db", a, "add-server", "t", "--gpu", "l4", "--gpus", "1", "--db", b]))
+        ok(runPlan(["add-server", "u", "--gpu", "l4", "--gpus", "1"], env: ["PLAN_DB": env]))
+        func names(_ args: [String], env: [String: String] = [:]) throws -> [String] {
+            try jsonArray(runPlan(args + ["--format", "json"], env: env).stdout).compactMap { $0["name"] as? String }
+        }
+        #expect(try names(["servers", "--db", a]) == ["s"])
+        #expect(try names(["--db", b, "servers"]) == ["t"])
+        #expect(try names(["servers"], env: ["PLAN_DB": env]) == ["u"])
+        let empty = runPlan(["--db", "", "servers", "--no-such-flag"])
+        #expect(empty.stderr == "error: --db is empty; give the path of a database file such as ./plan.sqlite\n")
+        #expect(runPlan(["servers", "--db", ""]).stderr == empty.stderr)
+    }
+
     @Test func demoPlacesOnlyItsOwnJobs() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

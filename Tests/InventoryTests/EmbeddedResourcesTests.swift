@@ -22,6 +22,8 @@ import TestSupport
     @Test func withoutPLAN_RESOURCESTheEmbeddedCopyIsUsed() throws {
         let r = try Resources.locate(environment: [:])
         #expect(r.origin == Resources.embedded.origin)
-        #expect(throws: StoreError.self) { try Resources.locate(environment: ["PLAN_RESOURCES": "/no/such/checkout"]) }
+        #expect(throws: StoreError.resourcesWithoutMigrations(root: "/no/such/checkout")) {
+            try Resources.locate(environment: ["PLAN_RESOURCES": "/no/such/checkout"])
+        }
     }
 }

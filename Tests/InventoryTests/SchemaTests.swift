@@ -72,7 +72,8 @@ func migrationCount() throws -> Int {
         #expect {
             try PlanStore.open(path: path, resources: resources)
         } throws: { error in
-            (error as? StoreError)?.message.contains("schema version 999, newer than this plan understands") == true
+            guard case .schemaNewer(path, 999, let known)? = error as? StoreError else { return false }
+            return known > 0
         }
     }
 

@@ -156,7 +156,7 @@ struct AddServer: PlanCommand {
         do {
             try store.addServers(specs)
         } catch let e as RowError {
-            throw PlanError(e.message + "; nothing was added")
+            throw PlanError("\(e); nothing was added")
         }
         let added = Set(names)
         let servers = try store.servers().filter { added.contains($0.name) }
@@ -220,7 +220,7 @@ struct ImportServers: PlanCommand {
         do {
             try store.addServers(specs)
         } catch let e as RowError {
-            throw PlanError("\(file) \(table.rows[e.index].label): \(e.message); nothing was imported")
+            throw PlanError("\(file) \(table.rows[e.index].label): \(e); nothing was imported")
         }
         let gpuCount = specs.reduce(0) { $0 + $1.gpus }
         if output.format == .json {

@@ -84,7 +84,7 @@ struct JobAdd: PlanCommand {
         do {
             try store.addJobs([job])
         } catch let e as RowError {
-            throw PlanError(e.message + "; nothing was added")
+            throw PlanError("\(e); nothing was added")
         }
         let rec = try store.jobs().filter { $0.name == name }
         if output.format == .table {
@@ -251,7 +251,7 @@ struct ImportJobs: PlanCommand {
         do {
             try store.addJobs(jobs)
         } catch let e as RowError {
-            throw PlanError("\(file) \(table.rows[e.index].label): \(e.message); nothing was imported")
+            throw PlanError("\(file) \(table.rows[e.index].label): \(e); nothing was imported")
         }
         if output.format == .json {
             ctx.out.write(JSONOutput.encode(["jobs": jobs.count]))

@@ -50,6 +50,14 @@ public final class Context: @unchecked Sendable {
             environment: ProcessInfo.processInfo.environment)
     }
 
+    /// Takes a `--db` from the command line, written before the command name or among its
+    /// options (the later one wins): the one place that checks it. nil leaves the choice as is.
+    func takeDatabaseOption(_ value: String?) throws(PlanError) {
+        guard let value else { return }
+        guard !value.isEmpty else { throw PlanError.usage("--db is empty; give the path of a database file such as ./plan.sqlite") }
+        dbOverride = value
+    }
+
     /// Where the database is: `--db`, then `PLAN_DB`, then the XDG data folder.
     public var databasePath: String {
         if let d = dbOverride, !d.isEmpty { return d }
@@ -137,7 +145,7 @@ public protocol PlanCommand: ParsableCommand {
 extension PlanCommand {
     public func run() throws {
         let ctx = Context.process()
-        ctx.dbOverride = global.db
+        try ctx.takeDatabaseOption(global.db)
         defer {
             ctx.out.flush()
             ctx.err.flush()

@@ -33,12 +33,12 @@ public enum ExitCode {
 func describe(_ error: Error) -> (String, Int32) {
     switch error {
     case let e as PlanError: return (e.message, e.exitCode)
-    case let e as StoreError: return (e.message, ExitCode.failure)
+    case let e as StoreError: return (e.cliMessage, ExitCode.failure)
     case let e as CoreError: return (e.description, ExitCode.failure)
     case let e as EstimateError: return (e.cliMessage, ExitCode.usage)
     case let e as JobError: return (e.cliMessage, ExitCode.usage)
     case let e as ConfigError: return (e.message, ExitCode.failure)
-    case let e as RowError: return (e.message, ExitCode.failure)
+    case let e as RowError: return (e.description, ExitCode.failure)
     case let e as ValidationError: return (e.message, ExitCode.usage)
     default: return ("\(error)", ExitCode.failure)
     }
@@ -64,6 +64,26 @@ extension EstimateError {
         case .offloadNeedsSharding(.params): "--offload params needs --strategy zero3 or fsdp"
         case .offloadNeedsSharding: "--offload optimizer over several GPUs needs a sharded strategy: --strategy zero1, zero2, zero3 or fsdp"
         case .offloadNeedsTraining: "--offload applies to training (--mode train)"
+        }
+    }
+}
+
+extension StoreError {
+    /// The error in the CLI's terms: the store's sentence, naming the flag where one is the fix.
+    var cliMessage: String {
+        switch self {
+        case .folderMissing(let path, let folder):
+            "cannot open database '\(path)': the folder '\(folder)' does not exist; create it or pick another --db path"
+        case .schemaNewer(let path, let version, let known):
+            "database '\(path)' has schema version \(version), newer than this plan understands (up to \(known)); "
+                + "use a newer plan or another --db"
+        case .serverRunsJobs(let server, let jobs):
+            "server '\(server)' runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
+                + "unplace them first or pass --force to unplace them"
+        case .duplicateModel(let id): "a model named '\(id)' already exists; choose another --id"
+        case .aliasTaken(let alias): "the alias '\(alias)' already names a model; choose another --alias"
+        case .aliasRepeated: "an --alias is given twice; give each alias once"
+        default: description
         }
     }
 }
