@@ -52,17 +52,17 @@ extension PlanStore {
             try db.execute(
                 sql: """
                     INSERT INTO server_skus (id, name, gpu_id, gpus_per_server, host_memory_bytes, cpu_cores,
-                        price_usd, price_source, origin)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'seed')
+                        price_usd, price_source, fabric, fabric_source, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, gpu_id = excluded.gpu_id,
                         gpus_per_server = excluded.gpus_per_server, host_memory_bytes = excluded.host_memory_bytes,
                         cpu_cores = excluded.cpu_cores, price_usd = excluded.price_usd,
-                        price_source = excluded.price_source
+                        price_source = excluded.price_source, fabric = excluded.fabric, fabric_source = excluded.fabric_source
                     WHERE server_skus.origin = 'seed'
                     """,
                 arguments: [
                     s.id, s.name, s.gpu, s.gpus_per_server, s.host_memory_bytes, s.cpu_cores, s.price_usd,
-                    s.price_source,
+                    s.price_source, s.fabric, s.fabric_source,
                 ])
         }
         for m in seeds.models {
@@ -118,7 +118,8 @@ extension PlanStore {
             ServerSKU(
                 id: r.id, name: r.name, gpu: r.gpuID, gpusPerServer: r.gpusPerServer, hostMemoryBytes: r.hostMemoryBytes,
                 cpuCores: r.cpuCores, listPriceUSD: r.priceUSD, userPriceUSD: r.userPriceUSD,
-                discountBasisPoints: r.discountBasisPoints, priceSource: r.priceSource, origin: r.origin)
+                discountBasisPoints: r.discountBasisPoints, priceSource: r.priceSource, origin: r.origin, fabric: r.fabric,
+                fabricSource: r.fabricSource)
         }
     }
 
@@ -161,9 +162,12 @@ extension PlanStore {
             try db.execute(
                 sql: """
                     INSERT INTO server_skus (id, name, gpu_id, gpus_per_server, host_memory_bytes, cpu_cores,
-                        price_usd, price_source, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'user')
+                        price_usd, price_source, fabric, fabric_source, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'user')
                     """,
-                arguments: [sku.id, sku.name, gpu, sku.gpusPerServer, sku.hostMemoryBytes, sku.cpuCores, sku.listPriceUSD, "user-defined"])
+                arguments: [
+                    sku.id, sku.name, gpu, sku.gpusPerServer, sku.hostMemoryBytes, sku.cpuCores, sku.listPriceUSD, "user-defined", sku.fabric,
+                    "user-defined",
+                ])
             return try Self.fetchSKUs(db).first { $0.id == sku.id }!
         }
     }

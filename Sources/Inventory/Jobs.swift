@@ -11,8 +11,8 @@ extension PlanStore {
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO jobs (name, kind, mode, model_id, model_config_json, spec_json, replicas, priority, gpus,
-                        gpu_memory_bytes, same_server, headroom, strategy, tp, pp)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        gpu_memory_bytes, same_server, headroom, strategy, tp, pp, min_fabric)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let allow = try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_gpu_types (job_id, gpu_type_id) VALUES (?, ?)")
             let gpuTypes = try Self.fetchGPUTypes(db)
@@ -46,6 +46,9 @@ extension PlanStore {
                         throw RowError(index: i, .unknownModel(model: m, job: j.name))
                     }
                 }
+                if let f = j.minFabric, FabricRequirement(parsing: f) == nil {
+                    throw RowError(index: i, .unknownMinFabric(job: j.name, fabric: f))
+                }
                 var typeIDs: [String] = []
                 for t in j.gpuTypes {
                     guard let id = GPUType.named(t, in: gpuTypes)?.id else {
@@ -56,6 +59,7 @@ extension PlanStore {
                 try insert.execute(arguments: [
                     j.name, j.kind.rawValue, j.mode?.rawValue, modelID, j.modelConfig?.encodedString(), j.spec.encodedString(),
                     j.replicas, j.priority, j.gpus, j.gpuMemoryBytes, j.sameServer, j.headroom, j.strategy?.rawValue, j.tp, j.pp,
+                    j.minFabric?.lowercased(),
                 ])
                 let id = db.lastInsertedRowID
                 for t in typeIDs { try allow.execute(arguments: [id, t]) }
@@ -98,7 +102,8 @@ extension PlanStore {
                 name: r.name, kind: NewJob.Kind(rawValue: r.kind) ?? .sized, mode: r.mode.flatMap(Mode.init), modelID: r.modelID,
                 modelConfig: json(r.modelConfigJSON), spec: json(r.specJSON) ?? .object([:]), replicas: r.replicas,
                 priority: r.priority, gpus: r.gpus, gpuMemoryBytes: r.gpuMemoryBytes, sameServer: r.sameServer,
-                gpuTypes: allowed[r.id] ?? [], headroom: r.headroom, strategy: r.strategy.flatMap(Strategy.init), tp: r.tp, pp: r.pp)
+                gpuTypes: allowed[r.id] ?? [], headroom: r.headroom, strategy: r.strategy.flatMap(Strategy.init), tp: r.tp, pp: r.pp,
+                minFabric: r.minFabric, pinned: r.pinned)
             return JobRecord(
                 id: r.id, job: job, modelConfig: json(r.modelConfigJSON) ?? json(row.catalogConfigJSON), placements: placements[r.id] ?? [])
         }
@@ -118,6 +123,23 @@ extension PlanStore {
         }
     }
 
+    /// Marks a placed job as running work (`pinned`), or as a plan again; no planner moves a pinned job.
+    public func setPinned(_ raw: String, _ pinned: Bool) throws {
+        let name = Names.normalized(raw)
+        try write { db in
+            guard let id = try Int.fetchOne(db, sql: "SELECT id FROM jobs WHERE name = ?", arguments: [name]) else {
+                let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs") ?? 0
+                throw StoreError.unknownJob(name: name, known: count)
+            }
+            if pinned {
+                let replicas = try Int.fetchOne(db, sql: "SELECT replicas FROM jobs WHERE id = ?", arguments: [id]) ?? 0
+                let placed = try Int.fetchOne(db, sql: "SELECT count(*) FROM placements WHERE job_id = ?", arguments: [id]) ?? 0
+                guard placed >= replicas else { throw StoreError.pinUnplaced(name: name, placed: placed, replicas: replicas) }
+            }
+            try db.execute(sql: "UPDATE jobs SET pinned = ? WHERE id = ?", arguments: [pinned, id])
+        }
+    }
+
     /// Unplaces the named jobs (all when `names` is nil); returns the names that held GPUs.
     public func unplace(names raw: [String]?) throws -> [String] {
         let names = raw?.map(Names.normalized)
@@ -129,8 +151,11 @@ extension PlanStore {
             }
             let held = try String.fetchAll(
                 db, sql: "SELECT DISTINCT j.name FROM jobs j JOIN placements p ON p.job_id = j.id ORDER BY j.name")
+            let pinned = Set(try String.fetchAll(db, sql: "SELECT name FROM jobs WHERE pinned = 1"))
+            if let n = names?.first(where: { pinned.contains($0) }) { throw StoreError.pinnedJob(name: n) }
+            // Unplacing everything leaves running (pinned) work where it is.
             let targets = names.map { Set($0) }
-            let affected = held.filter { targets?.contains($0) ?? true }
+            let affected = held.filter { targets?.contains($0) ?? !pinned.contains($0) }
             for n in affected {
                 try db.execute(sql: "DELETE FROM placements WHERE job_id = (SELECT id FROM jobs WHERE name = ?)", arguments: [n])
             }

@@ -64,7 +64,7 @@ struct ServerSKURow: TableRow, Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
         case id, name, gpuID = "gpu_id", gpusPerServer = "gpus_per_server", hostMemoryBytes = "host_memory_bytes"
         case cpuCores = "cpu_cores", priceUSD = "price_usd", priceSource = "price_source", userPriceUSD = "user_price_usd"
-        case discountBasisPoints = "discount_basis_points", origin
+        case discountBasisPoints = "discount_basis_points", origin, fabric, fabricSource = "fabric_source"
     }
     var id: String
     var name: String
@@ -77,6 +77,8 @@ struct ServerSKURow: TableRow, Decodable {
     var userPriceUSD: Int?
     var discountBasisPoints: Int?
     var origin: CatalogOrigin
+    var fabric: String
+    var fabricSource: String
 }
 
 struct ModelRow: TableRow, Decodable {
@@ -108,7 +110,7 @@ struct ModelAliasRow: TableRow, Decodable {
 struct ServerRow: TableRow {
     static let databaseTableName = "servers"
     enum Columns: String, CaseIterable, ColumnExpression {
-        case id, name, gpuTypeID = "gpu_type_id", gpuCount = "gpu_count", hostMemoryBytes = "host_memory_bytes", site, rack
+        case id, name, gpuTypeID = "gpu_type_id", gpuCount = "gpu_count", hostMemoryBytes = "host_memory_bytes", site, rack, fabric
     }
     var id: Int
     var name: String
@@ -117,6 +119,8 @@ struct ServerRow: TableRow {
     var hostMemoryBytes: Int
     var site: String
     var rack: String
+    /// NULL for servers added before migration 0004 (see `PlanStore.usualFabrics`).
+    var fabric: String?
 
     init(row: Row) throws {
         id = row[0]
@@ -126,6 +130,7 @@ struct ServerRow: TableRow {
         hostMemoryBytes = row[4]
         site = row[5]
         rack = row[6]
+        fabric = row[7]
     }
 }
 
@@ -158,7 +163,7 @@ struct JobRow: TableRow, Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable, ColumnExpression {
         case id, name, kind, mode, modelID = "model_id", modelConfigJSON = "model_config_json", specJSON = "spec_json"
         case replicas, priority, gpus, gpuMemoryBytes = "gpu_memory_bytes", sameServer = "same_server"
-        case headroom, strategy, tp, pp
+        case headroom, strategy, tp, pp, minFabric = "min_fabric", pinned
     }
     var id: Int
     var name: String
@@ -176,6 +181,8 @@ struct JobRow: TableRow, Decodable {
     var strategy: String?
     var tp: Int?
     var pp: Int?
+    var minFabric: String?
+    var pinned: Bool
 }
 
 struct JobGPUTypeRow: TableRow, Decodable {

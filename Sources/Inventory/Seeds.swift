@@ -29,6 +29,8 @@ struct SeedFiles {
         var cpu_cores: Int
         var price_usd: Int
         var price_source: String
+        var fabric: String
+        var fabric_source: String
     }
 
     struct Model: Decodable {

@@ -9,14 +9,10 @@ extension PlanStore {
     public func addServers(_ specs: [NewServer]) throws -> Int {
         try write { db in
             let gpuTypes = try Self.fetchGPUTypes(db)
-            var skuHost: [String: Int] = [:]
-            for s in try ServerSKURow.filter(ServerSKURow.Columns.origin == "seed").order(ServerSKURow.Columns.id).fetchAll(db) {
-                let key = "\(s.gpuID)/\(s.gpusPerServer)"
-                if skuHost[key] == nil { skuHost[key] = s.hostMemoryBytes }
-            }
+            let usual = try Self.usualSKUs(db)
             var names = Set(try String.fetchAll(db, sql: "SELECT name FROM servers"))
             let insertServer = try db.cachedStatement(
-                sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack) VALUES (?, ?, ?, ?, ?, ?)")
+                sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack, fabric) VALUES (?, ?, ?, ?, ?, ?, ?)")
             let insertGPU = try db.cachedStatement(
                 sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (?, ?, ?, ?)")
             for (i, spec) in specs.enumerated() {
@@ -28,8 +24,9 @@ extension PlanStore {
                     throw RowError(index: i, .duplicateServer(name: s.name))
                 }
                 names.insert(s.name)
-                let host = s.hostMemoryBytes ?? skuHost["\(t.id)/\(s.gpus)"] ?? Self.defaultHostMemory(gpuMemory: t.memoryBytes, gpus: s.gpus)
-                try insertServer.execute(arguments: [s.name, t.id, s.gpus, host, s.site, s.rack])
+                let host = s.hostMemoryBytes ?? usual["\(t.id)/\(s.gpus)"]?.hostMemoryBytes ?? Self.defaultHostMemory(gpuMemory: t.memoryBytes, gpus: s.gpus)
+                let fabric = s.fabric ?? usual["\(t.id)/\(s.gpus)"]?.fabric ?? Fabric.none.id
+                try insertServer.execute(arguments: [s.name, t.id, s.gpus, host, s.site, s.rack, fabric])
                 let serverID = db.lastInsertedRowID
                 for idx in 0..<s.gpus {
                     try insertGPU.execute(arguments: [serverID, idx, t.id, t.memoryBytes])
@@ -62,7 +59,23 @@ extension PlanStore {
         if let h = s.hostMemoryBytes, h <= 0 {
             throw RowError(index: i, .hostMemoryNotPositive(server: s.name, bytes: h))
         }
+        if let f = s.fabric {
+            guard let known = Fabric.named(f) else { throw RowError(index: i, .unknownFabric(server: s.name, fabric: f)) }
+            s.fabric = known.id
+        }
         return s
+    }
+
+    /// The seeded SKU a server is taken to be when nobody said its host memory or fabric: the first
+    /// (by id) with the same GPU type and GPU count, keyed "gpu/count". One rule for new servers and
+    /// for servers added before fabrics were stored.
+    static func usualSKUs(_ db: Database) throws -> [String: ServerSKURow] {
+        var out: [String: ServerSKURow] = [:]
+        for s in try ServerSKURow.filter(ServerSKURow.Columns.origin == "seed").order(ServerSKURow.Columns.id).fetchAll(db) {
+            let key = "\(s.gpuID)/\(s.gpusPerServer)"
+            if out[key] == nil { out[key] = s }
+        }
+        return out
     }
 
     /// All servers with their GPUs and what holds each, in natural name order.
@@ -87,6 +100,7 @@ extension PlanStore {
         }
         pending = try nextGPU()
         var result: [ServerInfo] = []
+        let usual = try usualSKUs(db)
         let servers = try ServerRow.order(ServerRow.Columns.id).fetchCursor(db)
         while let s = try servers.next() {
             var slots: [GPUSlot] = []
@@ -97,7 +111,8 @@ extension PlanStore {
             result.append(
                 ServerInfo(
                     id: s.id, name: s.name, gpuType: s.gpuTypeID, gpuCount: s.gpuCount, gpuMemoryBytes: slots.map(\.memoryBytes).min() ?? 0,
-                    hostMemoryBytes: s.hostMemoryBytes, site: s.site, rack: s.rack, gpus: slots))
+                    hostMemoryBytes: s.hostMemoryBytes, site: s.site, rack: s.rack, gpus: slots,
+                    fabric: s.fabric ?? usual["\(s.gpuTypeID)/\(s.gpuCount)"]?.fabric ?? Fabric.none.id))
         }
         result.sort { naturalLess($0.name, $1.name) }
         return result

@@ -66,6 +66,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// `known` is the number of jobs when the message gives it.
     case unknownJob(name: String, known: Int?)
     case unknownServer(name: String, known: Int)
+    /// A pinned (running) job cannot be unplaced.
+    case pinnedJob(name: String)
+    /// Only a job with every replica placed can be pinned.
+    case pinUnplaced(name: String, placed: Int, replicas: Int)
     case serverRunsJobs(server: String, jobs: [String])
     case unknownSKU(id: String, valid: [String])
     case duplicateSKU(id: String)
@@ -150,6 +154,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .unknownJob(let name, let known?):
             "unknown job '\(Names.escaped(name))'; `plan jobs` lists the \(known) known jobs"
         case .unknownJob(let name, nil): "unknown job '\(Names.escaped(name))'; `plan jobs` lists the known jobs"
+        case .pinnedJob(let name):
+            "job '\(Names.escaped(name))' is pinned (running work); unpin it first with `plan job unpin \(Names.escaped(name))`"
+        case .pinUnplaced(let name, let placed, let replicas):
+            "job '\(Names.escaped(name))' has \(placed) of \(replicas) replicas placed; place it first, then pin it"
         case .unknownServer(let name, let known):
             "unknown server '\(Names.escaped(name))'; `plan servers` lists the \(known) known servers"
         case .serverRunsJobs(let server, let jobs):

@@ -92,11 +92,16 @@ enum Reasons {
         var freeTotal: [String: Int] = [:]
         /// The server with the most free GPUs (lowest index on ties) and its count.
         var best: [String: (name: String, free: Int)] = [:]
+        /// Free GPUs per GPU type and network (with its fabric).
+        var freeOnNetwork: [String: [Pool.Fabric: Int]] = [:]
 
         init(_ pool: Pool) {
             for s in pool.servers {
                 servers[s.gpuType, default: 0] += 1
                 freeTotal[s.gpuType, default: 0] += s.free.count
+                if let n = s.network {
+                    freeOnNetwork[s.gpuType, default: [:]][Pool.Fabric(network: n, gbps: s.fabricGbps, rdma: s.fabricRDMA), default: 0] += s.free.count
+                }
                 if s.free.count > (best[s.gpuType]?.free ?? 0) { best[s.gpuType] = (s.name, s.free.count) }
             }
         }
@@ -106,10 +111,19 @@ enum Reasons {
         guard let shape = unit.shapes.first else { return .noShape(unit.noShapeReason) }
         let others = unit.shapes.dropFirst().filter { $0.gpuType != shape.gpuType }
         var seen = Set<String>()
+        // Enough free GPUs of the type in all, but no network that meets its fabric need has them.
+        var fabricBinds = false
+        if !shape.sameServer && shape.groups > 1 && (summary.freeTotal[shape.gpuType] ?? 0) >= shape.gpus {
+            var perNetwork: [String: Int] = [:]
+            for (f, n) in summary.freeOnNetwork[shape.gpuType] ?? [:] where f.gbps >= shape.fabric.gbps && (f.rdma || !shape.fabric.rdma) {
+                perNetwork[f.network, default: 0] += n
+            }
+            fabricBinds = (perNetwork.values.max() ?? 0) < shape.gpus
+        }
         let alts = others.filter { seen.insert($0.gpuType).inserted }.prefix(2).map { UnplacedReason.Alternative(gpus: $0.gpus, gpuType: $0.gpuType) }
         return .noRoom(
             .init(
                 shape: shape, fleetHasType: summary.servers[shape.gpuType] != nil, largestFree: summary.best[shape.gpuType].map { .init(server: $0.name, free: $0.free) },
-                freeOfType: summary.freeTotal[shape.gpuType] ?? 0, alternatives: Array(alts)))
+                freeOfType: summary.freeTotal[shape.gpuType] ?? 0, alternatives: Array(alts), fabricBinds: fabricBinds))
     }
 }

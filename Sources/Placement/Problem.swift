@@ -150,6 +150,8 @@ public enum UnplacedReason: Sendable, Equatable {
         public var freeOfType: Int
         /// Other GPU types it could run on (up to two): GPUs and type.
         public var alternatives: [Alternative]
+        /// Enough GPUs of the type are free, but not on one network whose fabric meets its need.
+        public var fabricBinds: Bool = false
     }
 }
 

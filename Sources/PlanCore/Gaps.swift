@@ -34,30 +34,54 @@ public struct GapReport: Sendable {
         public var totalPrice: Int
     }
     public struct JSON: Encodable, Sendable {
+        /// "keep": placed jobs stay; "repack": every job that is not pinned may move.
+        public var mode: String
         public var purchase: [Line]
         public var totalPrice: Int
         public var totalServers: Int
         public var lowerBound: Int
         public var provedOptimal: Bool
+        /// (total_price - lower_bound) / total_price.
+        public var gap: Double
         public var jobs: [JobGap]
         public var unbuyable: [Unbuyable]
         public var perTypeArithmetic: Arithmetic
+        /// Keep mode: what `--repack` would save, when it buys less for the same jobs.
+        public var repackSaving: Int?
         public var whatIf: [PlaceRun.PlacedItem]?
+        /// Repack mode with --what-if: the placed jobs that would move.
+        public var moves: [PlaceRun.Move]?
     }
 
     public var json: JSON
 
-    public static func compute(_ snap: PlanningSnapshot, whatIf: Bool) throws -> GapReport {
+    /// `repack`: re-plan every job that is not pinned and buy the cheapest complement; otherwise
+    /// placed jobs stay where they are and only pending ones are bought for.
+    public static func compute(_ snap: PlanningSnapshot, whatIf: Bool, repack: Bool = false) throws -> GapReport {
+        var report = solve(snap, whatIf: whatIf, repack: repack)
+        if !repack && snap.jobs.contains(where: { !$0.job.pinned && !$0.placements.isEmpty }) {
+            let other = solve(snap, whatIf: false, repack: true)
+            if other.json.totalPrice < report.json.totalPrice && other.json.unbuyable.count <= report.json.unbuyable.count {
+                report.json.repackSaving = report.json.totalPrice - other.json.totalPrice
+            }
+        }
+        return report
+    }
+
+    static func solve(_ snap: PlanningSnapshot, whatIf: Bool, repack: Bool) -> GapReport {
         let gpuByID = Dictionary(uniqueKeysWithValues: snap.catalog.gpus.map { ($0.id, $0) })
         var sizer = Sizer(catalog: snap.catalog.gpus, servers: snap.servers, skus: snap.catalog.skus)
-        let pendingJobs = snap.jobs.filter { !$0.isPlaced }
+        let pendingJobs = repack ? snap.jobs.filter { !$0.job.pinned } : snap.jobs.filter { !$0.isPlaced }
         var units: [JobUnit] = []
-        for j in pendingJobs { units += sizer.units(for: j, ignorePlaced: false) }
-        let existing = FleetState.planner(snap.servers)
+        for j in pendingJobs { units += sizer.units(for: j, ignorePlaced: repack) }
+        let existing = FleetState.planner(snap.servers, ignoring: repack ? Set(pendingJobs.map(\.name)) : [])
         let skus = snap.catalog.skus.compactMap { k -> SKUOption? in
             guard let g = gpuByID[k.gpu] else { return nil }
+            let fabric = Fabric.named(k.fabric) ?? .none
+            // Bought servers join the servers of their fabric at site "".
             return SKUOption(id: k.id, gpuType: k.gpu, gpusPerServer: k.gpusPerServer, gpuMemory: g.memoryBytes,
-                             hostMemory: k.hostMemoryBytes, price: k.priceUSD)
+                             hostMemory: k.hostMemoryBytes, price: k.priceUSD, network: FleetState.network(site: "", fabric: fabric),
+                             fabricGbps: fabric.gbps, fabricRDMA: fabric.rdma)
         }
         let plan = PurchasePlanner.plan(units: units, existing: existing, skus: skus)
 
@@ -102,6 +126,7 @@ public struct GapReport: Sendable {
             return JobGap(job: j.name, pendingReplicas: mine.count, runsOn: runsOn, alternatives: alternatives)
         }
         var whatIfItems: [PlaceRun.PlacedItem]?
+        var moves: [PlaceRun.Move]?
         if whatIf {
             let names = existing.map(\.name) + plan.newServers.map(\.name)
             whatIfItems = plan.assignments.map { a in
@@ -111,13 +136,23 @@ public struct GapReport: Sendable {
                     gpuType: a.shape.gpuType, perGpuBytes: a.shape.perGPUBytes, hostBytes: a.shape.hostBytesPerGPU * a.shape.gpus,
                     allocations: a.allocations.map { .init(server: names[$0.server], gpus: $0.gpus) })
             }.sorted { naturalLess($0.job, $1.job) || ($0.job == $1.job && $0.replica < $1.replica) }
+            if repack {
+                var before: [String: String] = [:]
+                for j in pendingJobs { for p in j.placements { before["\(j.name)#\(p.replica)"] = PlaceRun.describe(p.allocations) } }
+                moves = whatIfItems!.compactMap { p in
+                    let key = "\(p.job)#\(p.replica)"
+                    let after = PlaceRun.describe(p.allocations.map { ($0.server, $0.gpus) })
+                    guard let b = before[key], b != after else { return nil }
+                    return PlaceRun.Move(job: p.replica > 0 ? key : p.job, from: b, to: after)
+                }
+            }
         }
         let json = JSON(
-            purchase: lines, totalPrice: plan.cost, totalServers: plan.newServers.count, lowerBound: plan.lowerBound,
-            provedOptimal: plan.provedOptimal, jobs: jobs,
+            mode: repack ? "repack" : "keep", purchase: lines, totalPrice: plan.cost, totalServers: plan.newServers.count,
+            lowerBound: plan.lowerBound, provedOptimal: plan.provedOptimal, gap: plan.gap, jobs: jobs,
             unbuyable: reasons.keys.sorted(by: naturalLess).map { Unbuyable(job: $0, reason: reasons[$0]!) },
             perTypeArithmetic: arithmetic(units, existing, skus, gpuByID, unbuyable: Set(plan.unbuyable.map(\.unit))),
-            whatIf: whatIfItems)
+            repackSaving: nil, whatIf: whatIfItems, moves: moves)
         return GapReport(json: json)
     }
 

@@ -22,6 +22,8 @@ public struct JobRequest: Sendable {
     public var strategy: Strategy?
     public var tp: Int?
     public var pp: Int?
+    /// A fabric id or "any": the least network it needs to span servers.
+    public var minFabric: String?
 
     public init(name: String) { self.name = name }
 }
@@ -93,13 +95,13 @@ public enum JobRules {
                 name: r.name, kind: .llm, mode: w.mode, modelID: resolved.catalogID,
                 modelConfig: resolved.catalogID == nil ? resolved.config : nil, spec: spec.json, replicas: r.replicas,
                 priority: r.priority, gpus: r.gpus, gpuTypes: r.gpuTypes, headroom: r.headroom, strategy: r.strategy, tp: r.tp,
-                pp: r.pp)
+                pp: r.pp, minFabric: r.minFabric)
         }
         guard let gpus = r.gpus, let gpuMemory = r.gpuMemory else { throw JobError.neitherModelNorSized(job: r.name) }
         if r.replicas != 1 { throw JobError.replicasForSized(job: r.name) }
         if r.strategy != nil || r.tp != nil || r.pp != nil || r.offload != .none { throw JobError.splitForSized(job: r.name) }
         return NewJob(
             name: r.name, kind: .sized, spec: .object([:]), replicas: 1, priority: r.priority, gpus: gpus, gpuMemoryBytes: gpuMemory,
-            sameServer: r.sameServer, gpuTypes: r.gpuTypes, headroom: r.headroom)
+            sameServer: r.sameServer, gpuTypes: r.gpuTypes, headroom: r.headroom, minFabric: r.minFabric)
     }
 }

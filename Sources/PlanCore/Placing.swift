@@ -79,8 +79,10 @@ public struct PlaceRun: Sendable {
     /// Plans every job from an empty fleet; adopts the plan when it places more units (priority by
     /// priority) or, placing as many, leaves fewer servers partly used.
     static func repackRun(_ snap: PlanningSnapshot, sizer: inout Sizer) -> (PlanChanges, PlaceRun) {
-        let all = Set(snap.jobs.map(\.name))
-        let units = snap.jobs.flatMap { sizer.units(for: $0, ignorePlaced: true) }
+        // Pinned jobs are running work: they stay, and their GPUs stay taken.
+        let movable = snap.jobs.filter { !$0.job.pinned }
+        let all = Set(movable.map(\.name))
+        let units = movable.flatMap { sizer.units(for: $0, ignorePlaced: true) }
         let servers = FleetState.planner(snap.servers, ignoring: all)
         let outcome = Planner.place(units: units, servers: servers)
         let levels = Array(Set(snap.jobs.map(\.job.priority))).sorted(by: >)
@@ -88,7 +90,8 @@ public struct PlaceRun: Sendable {
         // The alternative: keep what is placed and place the pending jobs around it.
         var (incChanges, incremental) = (try? compute(snap, only: [], repack: false)) ?? (PlanChanges(), PlaceRun())
         let priorityOf = Dictionary(uniqueKeysWithValues: snap.jobs.map { ($0.name, $0.job.priority) })
-        let newScore = score(outcome.assignments.map { units[$0.unit].priority })
+        let pinnedPriorities = snap.jobs.filter(\.job.pinned).flatMap { j in j.placements.map { _ in j.job.priority } }
+        let newScore = score(outcome.assignments.map { units[$0.unit].priority } + pinnedPriorities)
         let keepScore = score(snap.jobs.flatMap { j in j.placements.map { _ in j.job.priority } } + incChanges.add.map { priorityOf[$0.job]! })
         // Servers left partly used by each plan.
         var usedNew: [String: Int] = [:]
@@ -126,7 +129,7 @@ public struct PlaceRun: Sendable {
         run.placed = placedItems
         run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence) }
         run.sort()
-        let removals = snap.jobs.flatMap { $0.placements.map(\.id) }
+        let removals = movable.flatMap { $0.placements.map(\.id) }
         return (PlanChanges(remove: removals, add: adds), run)
     }
 

@@ -38,7 +38,12 @@ extension UnplacedReason {
         } else {
             have = "every \(shape.gpuType) GPU is taken"
         }
-        var sentence = "\(need); \(have)"
+        var have2 = have
+        if r.fabricBinds {
+            have2 += "; no network of servers on a fabric of at least \(shape.fabric.description) has \(shape.gpus) of them free "
+                + "(`plan add-server --fabric`, or the job's --min-fabric)"
+        }
+        var sentence = "\(need); \(have2)"
         if !r.alternatives.isEmpty {
             sentence += "; it could also run on " + r.alternatives.map { "\($0.gpus) x \($0.gpuType)" }.joined(separator: " or ")
         }

@@ -69,7 +69,7 @@ public struct Sizer {
         return [
             job.kind.rawValue, job.mode?.rawValue ?? "", j.modelConfig?.encodedString() ?? "", job.spec.encodedString(),
             String(job.gpus ?? 0), String(job.gpuMemoryBytes ?? 0), String(job.sameServer), job.gpuTypes.joined(separator: ","),
-            String(job.headroom ?? -1), job.strategy?.rawValue ?? "", String(job.tp ?? 0), String(job.pp ?? 0),
+            String(job.headroom ?? -1), job.strategy?.rawValue ?? "", String(job.tp ?? 0), String(job.pp ?? 0), job.minFabric ?? "",
         ].joined(separator: "|")
     }
 
@@ -89,7 +89,8 @@ public struct Sizer {
             let headroom = job.headroom ?? Headroom.sized
             for (t, maxPer) in candidates where Double(t.memoryBytes) * (1 - headroom) >= Double(need) {
                 if job.sameServer && n > maxPer { continue }
-                shapes.append(UnitShape(gpuType: t.id, gpus: n, strategy: "sized", sameServer: job.sameServer, perGPUBytes: need))
+                shapes.append(
+                    UnitShape(gpuType: t.id, gpus: n, strategy: "sized", sameServer: job.sameServer, perGPUBytes: need, fabric: job.fabricRequirement))
             }
             if shapes.isEmpty {
                 let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
@@ -118,12 +119,12 @@ public struct Sizer {
                 a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: job.tp, pp: job.pp, offload: spec.offload,
                 maxTP: min(8, maxPer), count: job.gpus)
             guard let r = recs.first else { continue }
-            shapes.append(shape(r, a, spec, t, options))
+            shapes.append(shape(r, a, spec, t, options, job, maxPer))
             if r.split.tp > 1 && job.tp == nil && spec.workload.mode == .train {
                 let flat = Recommender.recommend(
                     a, spec.workload, gpus: [t], options: options, strategy: job.strategy, tp: 1, pp: job.pp, offload: spec.offload,
                     maxTP: 1, count: job.gpus)
-                if let f = flat.first, f.count <= r.count * 2 { shapes.append(shape(f, a, spec, t, options)) }
+                if let f = flat.first, f.count <= r.count * 2 { shapes.append(shape(f, a, spec, t, options, job, maxPer)) }
             }
         }
         if shapes.isEmpty {
@@ -143,12 +144,17 @@ public struct Sizer {
         return (sorted(shapes), nil)
     }
 
-    func shape(_ r: Recommendation, _ a: ModelArchitecture, _ spec: JobSpec, _ t: GPUType, _ options: EstimateOptions) -> UnitShape {
+    /// An inference replica that fits one server never spans servers; anything that spans needs
+    /// the job's fabric.
+    func shape(
+        _ r: Recommendation, _ a: ModelArchitecture, _ spec: JobSpec, _ t: GPUType, _ options: EstimateOptions, _ job: NewJob, _ maxPer: Int
+    ) -> UnitShape {
         let e = Estimator.estimate(a, spec.workload, r.split, gpu: t, options: options)
+        let serving = spec.workload.mode != .train
         return UnitShape(
             gpuType: t.id, gpus: r.count, tp: r.split.tp, pp: r.split.pp, dp: r.split.dp,
-            strategy: spec.workload.mode == .train ? r.split.strategy.rawValue : "replica", sameServer: false,
-            perGPUBytes: r.perGPUTotal, hostBytesPerGPU: e.hostBytes)
+            strategy: serving ? "replica" : r.split.strategy.rawValue, sameServer: job.sameServer || (serving && r.count <= maxPer),
+            perGPUBytes: r.perGPUTotal, hostBytesPerGPU: e.hostBytes, fabric: job.fabricRequirement)
     }
 
     /// Fewest GPUs first; then the smallest GPU that fits (keeps large GPUs for large jobs); then id.
@@ -172,14 +178,21 @@ public struct Sizer {
 
 /// The fleet as the planner sees it.
 public enum FleetState {
+    /// Servers reach each other when they share a site and a fabric; a server without one (or
+    /// bought, site "") reaches none, or the other servers of its fabric at site "".
+    public static func network(site: String, fabric: Fabric) -> String? {
+        fabric == .none ? nil : "\(site)/\(fabric.id)"
+    }
+
     /// Planner servers (in `servers` order) with free GPUs; `ignoring` placements count as free.
     public static func planner(_ servers: [ServerInfo], ignoring: Set<String> = []) -> [ServerState] {
         servers.map { s in
             let free = s.gpus.filter { $0.job == nil || ignoring.contains($0.job!) }
             let hostUsed = s.gpus.filter { $0.job != nil && !ignoring.contains($0.job!) }.reduce(0) { $0 + $1.hostBytes }
+            let fabric = Fabric.named(s.fabric) ?? .none
             return ServerState(
                 name: s.name, gpuType: s.gpuType, gpuCount: s.gpuCount, free: free.map(\.index), hostFree: s.hostMemoryBytes - hostUsed,
-                gpuMemory: s.gpuMemoryBytes)
+                gpuMemory: s.gpuMemoryBytes, network: network(site: s.site, fabric: fabric), fabricGbps: fabric.gbps, fabricRDMA: fabric.rdma)
         }
     }
 }

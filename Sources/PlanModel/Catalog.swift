@@ -66,12 +66,17 @@ public struct ServerSKU: Sendable, Equatable, Codable {
     public var priceSource: String
     /// "seed" for catalog rows, "user" for SKUs a user added.
     public var origin: CatalogOrigin
+    /// Its usual inter-server fabric id (`Fabric.all`) and where that comes from.
+    public var fabric: String
+    public var fabricSource: String
 
     public init(
         id: String, name: String, gpu: String, gpusPerServer: Int, hostMemoryBytes: Int, cpuCores: Int = 0,
         listPriceUSD: Int, userPriceUSD: Int? = nil, discountBasisPoints: Int? = nil, priceSource: String = "",
-        origin: CatalogOrigin = .seed
+        origin: CatalogOrigin = .seed, fabric: String = "none", fabricSource: String = ""
     ) {
+        self.fabric = fabric
+        self.fabricSource = fabricSource
         self.id = id
         self.name = name
         self.gpu = gpu

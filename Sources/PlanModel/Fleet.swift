@@ -11,14 +11,19 @@ public struct NewServer: Sendable, Equatable {
     public var hostMemoryBytes: Int?
     public var site: String
     public var rack: String
+    /// Inter-server fabric id (`Fabric.all`); nil: the matching seeded SKU's, else "none".
+    public var fabric: String?
 
-    public init(name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "") {
+    public init(
+        name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "", fabric: String? = nil
+    ) {
         self.name = name
         self.gpu = gpu
         self.gpus = gpus
         self.hostMemoryBytes = hostMemoryBytes
         self.site = site
         self.rack = rack
+        self.fabric = fabric
     }
 }
 
@@ -41,6 +46,8 @@ public struct RowError: Error, Equatable, CustomStringConvertible {
         case duplicateServer(name: String)
         case gpuCountOutOfRange(server: String, gpus: Int)
         case hostMemoryNotPositive(server: String, bytes: Int)
+        case unknownFabric(server: String, fabric: String)
+        case unknownMinFabric(job: String, fabric: String)
     }
 
     public init(index: Int, _ reason: Reason) {
@@ -65,6 +72,11 @@ public struct RowError: Error, Equatable, CustomStringConvertible {
         case .gpuCountOutOfRange(let server, let gpus): "invalid GPU count \(gpus) for server '\(server)'; expected 1 ... 1024"
         case .hostMemoryNotPositive(let server, let bytes):
             "invalid host memory \(bytes) for server '\(server)'; expected a positive size"
+        case .unknownMinFabric(let job, let fabric):
+            "unknown minimum fabric '\(Names.escaped(fabric))' for job '\(job)'; valid: any, "
+                + Fabric.all.filter { $0 != .none }.map(\.id).joined(separator: ", ")
+        case .unknownFabric(let server, let fabric):
+            "unknown fabric '\(Names.escaped(fabric))' for server '\(server)'; valid: \(Fabric.all.map(\.id).joined(separator: ", "))"
         }
     }
 }
@@ -101,13 +113,16 @@ public struct ServerInfo: Sendable, Equatable {
     public var site: String
     public var rack: String
     public var gpus: [GPUSlot]
+    /// Its inter-server fabric id (`Fabric.all`).
+    public var fabric: String
 
     public var freeGPUs: Int { gpus.count(where: { $0.job == nil }) }
 
     public init(
         id: Int, name: String, gpuType: String, gpuCount: Int, gpuMemoryBytes: Int, hostMemoryBytes: Int, site: String, rack: String,
-        gpus: [GPUSlot]
+        gpus: [GPUSlot], fabric: String = "none"
     ) {
+        self.fabric = fabric
         self.id = id
         self.name = name
         self.gpuType = gpuType
@@ -143,13 +158,24 @@ public struct NewJob: Sendable, Equatable {
     public var strategy: Strategy?
     public var tp: Int?
     public var pp: Int?
+    /// The least fabric it needs to span servers, as a fabric id or "any"; nil: `Fabric.trainingDefault`.
+    public var minFabric: String?
+    /// Running work: no plan moves it (`plan job pin`).
+    public var pinned: Bool
+
+    /// What it needs of the network to span servers.
+    public var fabricRequirement: FabricRequirement {
+        minFabric.flatMap { FabricRequirement(parsing: $0) } ?? Fabric.trainingDefault
+    }
 
     public init(
         name: String, kind: Kind, mode: Mode? = nil, modelID: String? = nil, modelConfig: JSONValue? = nil,
         spec: JSONValue = .object([:]), replicas: Int = 1, priority: Int = 0, gpus: Int? = nil, gpuMemoryBytes: Int? = nil,
         sameServer: Bool = false, gpuTypes: [String] = [], headroom: Double? = nil, strategy: Strategy? = nil, tp: Int? = nil,
-        pp: Int? = nil
+        pp: Int? = nil, minFabric: String? = nil, pinned: Bool = false
     ) {
+        self.minFabric = minFabric
+        self.pinned = pinned
         self.name = name
         self.kind = kind
         self.mode = mode

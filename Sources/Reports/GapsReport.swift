@@ -18,7 +18,7 @@ extension GapReport: Report {
 
     public var table: String {
         var out = ""
-        if json.jobs.isEmpty { return "nothing to buy: every job is placed\n" }
+        if json.jobs.isEmpty { return json.mode == "repack" ? "nothing to buy: every job is pinned\n" : "nothing to buy: every job is placed\n" }
         if json.purchase.isEmpty {
             out += "Nothing to buy: every pending job fits the free capacity (run `plan place`).\n"
         } else {
@@ -31,7 +31,10 @@ extension GapReport: Report {
             t.add(["TOTAL", "", "", String(json.totalServers), "", Human.usd(json.totalPrice), ""])
             out += t.render()
         }
-        out += "\nPending jobs and their cheapest shapes on their own:\n"
+        if let s = json.repackSaving {
+            out += "Re-planning placed jobs that are not pinned would buy \(Human.usd(s)) less: run `plan gaps --repack --what-if`.\n"
+        }
+        out += json.mode == "repack" ? "\nJobs (placed ones may move) and their cheapest shapes on their own:\n" : "\nPending jobs and their cheapest shapes on their own:\n"
         for j in json.jobs where j.runsOn != "none" {
             let alts = j.alternatives.map { "\($0.quantity) x \($0.serverSku) (\(Human.usd($0.totalPrice)))" }.joined(separator: " or ")
             let where_ = j.runsOn == "existing" ? "fits free capacity" : "on the purchase"
@@ -55,6 +58,10 @@ extension GapReport: Report {
                        p.allocations.map { "\($0.server)[\($0.gpus.map(String.init).joined(separator: ","))]" }.joined(separator: " ")])
             }
             out += t.render()
+        }
+        if let m = json.moves, !m.isEmpty {
+            out += "\nMoves:\n"
+            for x in m { out += "- \(x.job): \(x.from) -> \(x.to)\n" }
         }
         return out
     }

@@ -40,9 +40,14 @@ import TestSupport
         // Serving a 70B model on 4-GPU servers: tp 4 inside a server, pipeline stages across servers.
         let f = Fleet()
         defer { f.dir.cleanup() }
-        ok(f.plan("add-server", "l", "--gpu", "l40s", "--gpus", "4", "--count", "4"))
+        // 4-GPU L40S servers ship with plain 100 GbE (no RDMA): a replica that needs two of them does not span them.
+        ok(f.plan("add-server", "e", "--gpu", "l40s", "--gpus", "4", "--count", "4"))
         // 141 GB of weights and 43 GB of KV cache (4 x 32,768 tokens): more than one 4 x 48 GB server.
         ok(f.plan("job", "add", "serve-70b", "--model", "llama-3-70b", "--mode", "infer", "--seq", "32768", "--batch", "4"))
+        let e = try jsonObject(f.plan("place", "--dry-run", "--format", "json").stdout)
+        let why = try #require((e["unplaced"] as? [[String: Any]])?.first?["reason"] as? String, "\(e)")
+        #expect(why.contains("fabric of at least 100 Gb/s RDMA"), "\(why)")
+        ok(f.plan("add-server", "l", "--gpu", "l40s", "--gpus", "4", "--count", "4", "--fabric", "roce-200"))
         let j = try jsonObject(f.plan("place", "--format", "json").stdout)
         let placed = try #require((j["placed"] as? [[String: Any]])?.first, "\(j)")
         #expect(placed["tp"] as? Int == 4)

@@ -50,9 +50,13 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
     var hostMemoryBytes: Int
     var site: String
     var rack: String
+    var fabric: String
+    var fabricBytesPerS: Int
     var allocations: [Slot]
 
     init(_ s: ServerInfo) {
+        fabric = s.fabric
+        fabricBytesPerS = Fabric.named(s.fabric)?.bytesPerSecond ?? 0
         name = s.name
         gpu = s.gpuType
         gpus = s.gpuCount
@@ -67,18 +71,18 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
     /// Only the table shows it; JSON and CSV listings of a large fleet do not pay for it.
     var holds: String { Self.holds(allocations) }
 
-    static let csvHeader = ["name", "gpu", "gpus", "gpu_memory_bytes", "free_gpus", "host_memory_bytes", "site", "rack"]
+    static let csvHeader = ["name", "gpu", "gpus", "gpu_memory_bytes", "free_gpus", "host_memory_bytes", "site", "rack", "fabric"]
     var csvRow: [String] {
-        [name, gpu, String(gpus), String(gpuMemoryBytes), String(freeGpus), String(hostMemoryBytes), site, rack]
+        [name, gpu, String(gpus), String(gpuMemoryBytes), String(freeGpus), String(hostMemoryBytes), site, rack, fabric]
     }
-    static let tableHeader = ["NAME", "GPU", "GPUS", "FREE", "GPU MEMORY", "HOST MEMORY", "SITE", "RACK", "HOLDS"]
+    static let tableHeader = ["NAME", "GPU", "GPUS", "FREE", "GPU MEMORY", "HOST MEMORY", "SITE", "RACK", "FABRIC", "HOLDS"]
     static let rightAligned: Set<Int> = [2, 3, 4, 5]
     var tableRow: [String] {
-        [name, gpu, String(gpus), String(freeGpus), Human.gib(gpuMemoryBytes), Human.gib(hostMemoryBytes), site, rack, holds]
+        [name, gpu, String(gpus), String(freeGpus), Human.gib(gpuMemoryBytes), Human.gib(hostMemoryBytes), site, rack, fabric, holds]
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, gpu, gpus, gpuMemoryBytes, freeGpus, hostMemoryBytes, site, rack, allocations
+        case name, gpu, gpus, gpuMemoryBytes, freeGpus, hostMemoryBytes, site, rack, fabric, fabricBytesPerS, allocations
     }
 
     /// What `Encodable` would give (absent optionals are left out), built directly: the listing of
@@ -95,7 +99,8 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
             slots.append(.node(n))
         }
         return JSONWriter.object([
-            "allocations": .node(slots), "free_gpus": .int(freeGpus), "gpu": .string(gpu), "gpu_memory_bytes": .int(gpuMemoryBytes),
+            "allocations": .node(slots), "fabric": .string(fabric), "fabric_bytes_per_s": .int(fabricBytesPerS),
+            "free_gpus": .int(freeGpus), "gpu": .string(gpu), "gpu_memory_bytes": .int(gpuMemoryBytes),
             "gpus": .int(gpus), "host_memory_bytes": .int(hostMemoryBytes), "name": .string(name), "rack": .string(rack),
             "site": .string(site),
         ])
@@ -127,7 +132,9 @@ struct AddServer: PlanCommand {
         discussion: """
             Example: plan add-server gpu-node --gpu h100-sxm-80gb --gpus 8 --count 4  (adds gpu-node-1 ... gpu-node-4)
 
-            Host memory defaults to the matching catalog SKU's, else twice the server's GPU memory.
+            Host memory defaults to the matching catalog SKU's, else twice the server's GPU memory. \
+            The fabric (the network to other servers) defaults to the matching catalog SKU's, else none; \
+            servers at the same --site on the same fabric can run one job together.
             """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Server name (with --count: the prefix of NAME-1 ... NAME-K).") var name: String
@@ -137,9 +144,13 @@ struct AddServer: PlanCommand {
     @Option(help: "Site or data-center label.") var site: String = ""
     @Option(help: "Rack label.") var rack: String = ""
     @Option(parsing: .unconditional, help: "Add K identical servers named NAME-1 ... NAME-K (1 to 100000).") var count: Int?
+    @Option(help: "Inter-server fabric: \(Fabric.all.map(\.id).joined(separator: ", ")).") var fabric: String?
     @OptionGroup var output: FormatOptions
 
     func validate() throws {
+        if let f = fabric, Fabric.named(f) == nil {
+            throw ValidationError("unknown --fabric '\(f)'; valid: \(Fabric.all.map(\.id).joined(separator: ", "))")
+        }
         try Args.count(gpus, flag: "--gpus", range: 1...1024)
         if let c = count { try Args.count(c, flag: "--count", range: 1...100_000) }
         if (count ?? 1) * gpus > 2_000_000 {
@@ -151,7 +162,7 @@ struct AddServer: PlanCommand {
     func run(in ctx: Context) throws {
         let host = try hostMemory.map { try Args.size($0, flag: "--host-memory") }
         let names = count.map { k in (1...k).map { "\(name)-\($0)" } } ?? [name]
-        let specs = names.map { NewServer(name: $0, gpu: gpu, gpus: gpus, hostMemoryBytes: host, site: site, rack: rack) }
+        let specs = names.map { NewServer(name: $0, gpu: gpu, gpus: gpus, hostMemoryBytes: host, site: site, rack: rack, fabric: fabric) }
         let store = try ctx.store()
         do {
             try store.addServers(specs)
@@ -162,7 +173,8 @@ struct AddServer: PlanCommand {
         let servers = try store.servers().filter { added.contains($0.name) }
         if output.format == .table {
             for s in servers {
-                ctx.out.line("added \(s.name): \(s.gpuCount) x \(s.gpuType) (\(Human.gib(s.gpuMemoryBytes)) each), host memory \(Human.gib(s.hostMemoryBytes))")
+                ctx.out.line(
+                    "added \(s.name): \(s.gpuCount) x \(s.gpuType) (\(Human.gib(s.gpuMemoryBytes)) each), host memory \(Human.gib(s.hostMemoryBytes)), fabric \(s.fabric)")
             }
         } else {
             ctx.out.render(servers.map(ServerItem.init), output.format)
@@ -180,11 +192,11 @@ struct Import: PlanCommand {
 }
 
 struct ImportServers: PlanCommand {
-    static let columns = ["name", "gpu", "gpus", "host_memory", "site", "rack"]
+    static let columns = ["name", "gpu", "gpus", "host_memory", "site", "rack", "fabric"]
     static let configuration = CommandConfiguration(
         commandName: "servers", abstract: "Import servers from CSV or a JSON array.",
         discussion: """
-            CSV header: name,gpu,gpus,host_memory,site,rack (empty cells take the defaults). JSON: an array of \
+            CSV header: name,gpu,gpus,host_memory,site,rack[,fabric] (empty cells take the defaults). JSON: an array of \
             objects with the same keys. One bad row rejects the whole file and names its line.
             """)
     @OptionGroup var global: GlobalOptions
@@ -214,7 +226,8 @@ struct ImportServers: PlanCommand {
                 }
                 host = b.value
             }
-            specs.append(NewServer(name: name, gpu: gpu, gpus: gpus, hostMemoryBytes: host, site: v["site"] ?? "", rack: v["rack"] ?? ""))
+            specs.append(
+                NewServer(name: name, gpu: gpu, gpus: gpus, hostMemoryBytes: host, site: v["site"] ?? "", rack: v["rack"] ?? "", fabric: v["fabric"]))
         }
         let store = try ctx.store()
         do {

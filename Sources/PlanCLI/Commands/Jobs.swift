@@ -8,7 +8,8 @@ import Reports
 
 struct JobCommand: PlanCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job", abstract: "Add or remove a planned workload.", subcommands: [JobAdd.self, JobRemove.self])
+        commandName: "job", abstract: "Add, remove, pin or unpin a planned workload.",
+        subcommands: [JobAdd.self, JobRemove.self, JobPin.self, JobUnpin.self])
     @OptionGroup var global: GlobalOptions
     /// A group: on its own it prints its help (and the subcommands) rather than nothing.
     func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
@@ -44,9 +45,16 @@ struct JobAdd: PlanCommand {
     @Option(name: .customLong("gpu-types"), help: "Allowed GPU types, comma-separated (default: any).") var gpuTypes: String?
     @Option(help: "Run only on this GPU type (same as --gpu-types with one type).") var gpu: String?
     @Option(parsing: .unconditional, help: "Fraction of each GPU's memory to keep free (default 0.1 for model jobs, 0 for pre-sized).") var headroom: Double?
+    @Option(
+        name: .customLong("min-fabric"),
+        help: "The least network it needs to span servers: a fabric id (at least its rate, and RDMA if it has it) or 'any'. Default: 100 Gb/s RDMA (roce-100).")
+    var minFabric: String?
     @OptionGroup var output: FormatOptions
 
     func validate() throws {
+        if let f = minFabric, FabricRequirement(parsing: f) == nil {
+            throw ValidationError("unknown --min-fabric '\(f)'; valid: any, \(Fabric.all.filter { $0 != .none }.map(\.id).joined(separator: ", "))")
+        }
         try Args.count(replicas, flag: "--replicas", range: 1...100_000)
         if let g = gpus { try Args.count(g, flag: "--gpus", range: 1...1024) }
         if let t = tp { try Args.count(t, flag: "--tp", range: 1...1024) }
@@ -75,6 +83,7 @@ struct JobAdd: PlanCommand {
         j.strategy = strategy.strategy
         j.tp = tp
         j.pp = pp
+        j.minFabric = minFabric
         return j
     }
 
@@ -99,6 +108,29 @@ struct JobAdd: PlanCommand {
 enum StrategyChoice: String, CaseIterable, ExpressibleByArgument {
     case auto, ddp, zero1, zero2, zero3, fsdp
     var strategy: Strategy? { Strategy(rawValue: rawValue) }
+}
+
+struct JobPin: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pin", abstract: "Mark a placed job as running work: no plan (place --repack, gaps --repack) moves it.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Job name.") var name: String
+
+    func run(in ctx: Context) throws {
+        try ctx.store().setPinned(name, true)
+        ctx.out.line("pinned job \(name): plans keep it where it is")
+    }
+}
+
+struct JobUnpin: PlanCommand {
+    static let configuration = CommandConfiguration(commandName: "unpin", abstract: "Make a pinned job a plan again, free to move.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Job name.") var name: String
+
+    func run(in ctx: Context) throws {
+        try ctx.store().setPinned(name, false)
+        ctx.out.line("unpinned job \(name)")
+    }
 }
 
 struct JobRemove: PlanCommand {
@@ -149,7 +181,7 @@ struct JobItem: Listing {
     init(_ r: JobRecord) {
         let j = r.job
         name = j.name
-        state = r.isPlaced ? "placed" : "pending"
+        state = r.job.pinned ? "pinned" : (r.isPlaced ? "placed" : "pending")
         priority = j.priority
         kind = j.kind.rawValue
         model = j.modelID ?? (j.modelConfig != nil ? "config.json" : nil)
