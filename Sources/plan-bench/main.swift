@@ -3,6 +3,7 @@
 import Foundation
 import Inventory
 import MemoryEstimation
+import Placement
 import PlanModel
 
 func median(_ runs: Int, _ body: () -> Void) -> Double {
@@ -43,3 +44,49 @@ let ms = median(1001) {
     _ = Estimator.estimate(a, Workload(mode: .train, batch: 1, seq: 4096), ParallelSplit(strategy: .zero3, dp: 16, tp: 8))
 }
 print(String(format: "single estimate llama-3-70b zero3 x16 tp8: %.4f ms (median of 1001)", ms))
+
+// Purchase (issue 12): medium instances and a 1,000-unit one, solved by CBC behind PurchasePlanner.
+struct LCG {
+    var state: UInt64
+    mutating func next(_ n: Int) -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int((state >> 33) % UInt64(n))
+    }
+}
+func purchaseInstance(seed: UInt64, units count: Int) -> ([ServerState], [SKUOption], [JobUnit]) {
+    var r = LCG(state: seed)
+    let types = [("a", 80 << 30), ("b", 48 << 30)]
+    let skus = (0..<6).map { k -> SKUOption in
+        let (t, mem) = types[k % 2]
+        let g = [4, 8][r.next(2)]
+        return SKUOption(id: "k\(k)", gpuType: t, gpusPerServer: g, gpuMemory: mem, hostMemory: 1 << 40, price: g * (5 + r.next(36)) * 1000)
+    }
+    let existing = (0..<3).map { i -> ServerState in
+        let (t, mem) = types[i % 2]
+        return ServerState(name: "old\(i)", gpuType: t, gpuCount: 4, free: Array(0..<r.next(5)), hostFree: 1 << 40, gpuMemory: mem)
+    }
+    let kinds = (0..<25).map { _ -> [UnitShape] in
+        types.compactMap { (t, mem) -> UnitShape? in
+            guard r.next(3) > 0 else { return nil }
+            let tp = [1, 1, 2][r.next(3)]
+            let dp = [1, 2][r.next(2)]
+            return UnitShape(gpuType: t, gpus: tp * dp, tp: tp, dp: dp, sameServer: r.next(4) == 0, perGPUBytes: (1 + r.next(mem >> 30)) << 30)
+        }.sorted { $0.gpus < $1.gpus }
+    }.filter { !$0.isEmpty }
+    let units = (0..<count).map { JobUnit(job: "u\($0)", shapes: kinds[r.next(kinds.count)]) }
+    return (existing, skus, units)
+}
+for (label, n, runs) in [("purchase, 30 units", 30, 15), ("purchase, 1000 units", 1000, 3)] {
+    var worst = 0.0
+    var proved = 0
+    var gap = 0.0
+    for seed in 0..<runs {
+        let (existing, skus, units) = purchaseInstance(seed: UInt64(seed + 1), units: n)
+        var plan: PurchasePlan!
+        let ms = median(1) { plan = PurchasePlanner.plan(units: units, existing: existing, skus: skus) }
+        worst = max(worst, ms)
+        if plan.provedOptimal { proved += 1 }
+        gap = max(gap, plan.gap)
+    }
+    print(String(format: "%@: slowest %.1f ms over %d instances; %d proved optimal; largest gap %.4f", label, worst, runs, proved, gap))
+}
