@@ -131,7 +131,7 @@ public struct ParameterCount: Sendable, Equatable {
 ///   `nn.Linear` MLPs (dense layers, the shared expert), never the routed experts.
 public enum LoRA {
     /// The valid target names of a dense Llama-style model.
-    public static let targets = Workload.allLinearTargets
+    public static let targets = LoRATargets.llamaLinear
 
     /// How PEFT's conversion treats the MLP names of a family.
     enum ExpertNames { case linearOnly, fusedQwen2MoE, mixtral }
@@ -160,9 +160,12 @@ public enum LoRA {
     /// A user-typed name: known names as they are, otherwise with `_proj` appended (`q` -> `q_proj`).
     public static func normalizedName(_ n: String) -> String { knownNames.contains(n) || n.hasSuffix("_proj") ? n : n + "_proj" }
 
-    /// The targets to use: the default (all seven Llama names) stands for every valid name of `a`.
-    public static func resolvedTargets(_ a: ModelArchitecture, _ t: [String]) -> [String] {
-        t == Workload.allLinearTargets ? validTargets(a) : t
+    /// The target names for `a`: all-linear is every valid name of `a`.
+    public static func resolvedTargets(_ a: ModelArchitecture, _ t: LoRATargets) -> [String] {
+        switch t {
+        case .allLinear: validTargets(a)
+        case .modules(let m): m
+        }
     }
 
     /// Why `t` (already resolved) is not a valid target list for `a`, or nil.

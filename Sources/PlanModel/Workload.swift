@@ -86,6 +86,37 @@ extension Strategy {
     }
 }
 
+/// The modules LoRA adapts.
+public enum LoRATargets: Sendable, Equatable, Codable {
+    /// Every linear layer of the model's blocks (attention and MLP; for MoE and latent-attention
+    /// families their own names): the default.
+    case allLinear
+    /// These modules, by PEFT's (Hugging Face's) names.
+    case modules([String])
+
+    /// The seven linear layers of a dense Llama-style block.
+    public static let llamaLinear = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+    /// The targets a list of names means: exactly the seven Llama names mean every linear layer
+    /// (that is how stored jobs write the default, and what a user listing all seven asks for).
+    public init(names: [String]) { self = names == Self.llamaLinear ? .allLinear : .modules(names) }
+
+    /// The names as stored and reported: all-linear is written as the seven Llama names.
+    public var names: [String] {
+        switch self {
+        case .allLinear: Self.llamaLinear
+        case .modules(let m): m
+        }
+    }
+
+    public init(from decoder: Decoder) throws { self.init(names: try decoder.singleValueContainer().decode([String].self)) }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(names)
+    }
+}
+
 /// Everything about a workload that changes its memory, except how it is split across GPUs.
 public struct Workload: Sendable, Equatable, Codable {
     public var mode: Mode
@@ -101,8 +132,8 @@ public struct Workload: Sendable, Equatable, Codable {
     public var attention: AttentionImplementation
     public var checkpointing: Bool
     public var loraRank: Int
-    /// LoRA target modules, by Hugging Face name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).
-    public var loraTargets: [String]
+    /// LoRA target modules (in JSON: a list of Hugging Face names, the seven Llama names for all-linear).
+    public var loraTargets: LoRATargets
     /// A serving engine's memory reservation as a fraction of GPU memory (vLLM `gpu_memory_utilization`).
     public var gpuMemoryUtilization: Double?
     /// Whether the KV cache of sliding-window layers holds only the window (as transformers' cache does).
@@ -116,13 +147,11 @@ public struct Workload: Sendable, Equatable, Codable {
     /// `optimizer_in_bwd`), so only one parameter's gradient exists at a time.
     public var optimizerInBackward: Bool
 
-    public static let allLinearTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
     public init(
         mode: Mode = .infer, method: TrainingMethod = .full, dtype: WeightDType = .bf16, kvDType: KVDType? = nil,
         optimizer: Optimizer = .adamw, precision: Precision = .mixed, batch: Int = 1, seq: Int? = nil,
         attention: AttentionImplementation = .sdpa, checkpointing: Bool = false, loraRank: Int = 16,
-        loraTargets: [String] = Workload.allLinearTargets, gpuMemoryUtilization: Double? = nil,
+        loraTargets: LoRATargets = .allLinear, gpuMemoryUtilization: Double? = nil,
         kvSlidingWindow: Bool = false, microBatches: Int = 1, fusedLoss: Bool = false, optimizerInBackward: Bool = false
     ) {
         self.mode = mode

@@ -75,7 +75,7 @@ struct LoRAMoECase: Sendable, CustomTestStringConvertible {
             LoRA.validTargets(deepseek) == [
                 "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
             ])
-        #expect(LoRA.resolvedTargets(deepseek, Workload.allLinearTargets) == LoRA.validTargets(deepseek))
+        #expect(LoRA.resolvedTargets(deepseek, .allLinear) == LoRA.validTargets(deepseek))
         let bad = try #require(LoRA.invalidTargets(deepseek, ["q_proj", "k_proj"]))
         #expect(bad == .loraTargets(["q_proj", "k_proj"], modelType: "deepseek_v3", valid: LoRA.validTargets(deepseek)))
         #expect("\(bad)".contains("valid: q_a_proj, q_b_proj, kv_a_proj_with_mqa, kv_b_proj, o_proj, gate_proj, up_proj, down_proj"))

@@ -125,7 +125,7 @@ enum SeedModels {
 
     @Test func loraTrainableParameters() throws {
         let a = try SeedModels.arch("llama-3-8b")
-        let all = Workload.allLinearTargets
+        let all = LoRATargets.llamaLinear
         #expect(LoRA.trainableParameters(a, rank: 16, targets: all) == 41_943_040)
         #expect(LoRA.trainableParameters(a, rank: 8, targets: all) == 20_971_520)
         #expect(LoRA.trainableParameters(a, rank: 64, targets: all) == 167_772_160)

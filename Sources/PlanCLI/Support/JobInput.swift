@@ -58,7 +58,7 @@ extension JobRequest {
             optimizer: try choice("optimizer", Optimizer.self) ?? .adamw, precision: try choice("precision", Precision.self) ?? .mixed,
             batch: try int("batch", 1...1_000_000) ?? 1, seq: try int("seq", 1...100_000_000),
             attention: try choice("attention", AttentionImplementation.self) ?? .sdpa, checkpointing: try flag("checkpointing"),
-            loraRank: try int("lora_rank", 1...65_536) ?? 16, loraTargets: v["lora_targets"].map(Self.targets) ?? Workload.allLinearTargets,
+            loraRank: try int("lora_rank", 1...65_536) ?? 16, loraTargets: v["lora_targets"].map(Self.targets) ?? .allLinear,
             microBatches: try int("micro_batches", 1...100_000) ?? 1, fusedLoss: try flag("fused_loss"),
             optimizerInBackward: try flag("optimizer_in_backward"))
         workload = w
@@ -87,8 +87,8 @@ extension JobRequest {
         s.split(whereSeparator: { $0 == "," || $0 == " " || $0 == ";" }).map(String.init).filter { !$0.isEmpty }
     }
 
-    static func targets(_ s: String) -> [String] {
-        list(s).map(LoRA.normalizedName)
+    static func targets(_ s: String) -> LoRATargets {
+        LoRATargets(names: list(s).map(LoRA.normalizedName))
     }
 
     /// Validates with PlanCore's job rules; the model is resolved here (files or the catalog).

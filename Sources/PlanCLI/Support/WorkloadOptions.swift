@@ -63,7 +63,7 @@ struct WorkloadOptions: ParsableArguments {
         let w = Workload(
             mode: mode, method: method, dtype: dtype, kvDType: kvDType, optimizer: optimizer,
             precision: precision, batch: batch, seq: seq, attention: attention, checkpointing: checkpointing,
-            loraRank: loraRank, loraTargets: targets ?? Workload.allLinearTargets, gpuMemoryUtilization: gpuMemoryUtilization,
+            loraRank: loraRank, loraTargets: targets.map(LoRATargets.init(names:)) ?? .allLinear, gpuMemoryUtilization: gpuMemoryUtilization,
             kvSlidingWindow: kvWindow, microBatches: microBatches, fusedLoss: fusedLoss,
             optimizerInBackward: optimizerInBackward)
         return w
