@@ -95,9 +95,17 @@ extension PlanStore {
                     id: p.id, replica: p.replica, strategy: p.strategy, tp: p.tp, pp: p.pp, dp: p.dp, gpuType: p.gpuTypeID,
                     perGPUBytes: p.perGPUBytes, hostBytes: p.hostBytes, allocations: allocs, gpuIDs: gpus.map(\.gpuID)))
         }
+        // Thousands of jobs share a handful of model configs and specs: parse each text once.
+        var parsed: [String: JSONValue?] = [:]
+        func json(_ s: String?) -> JSONValue? {
+            guard let s else { return nil }
+            if let hit = parsed[s] { return hit }
+            let v = try? JSONValue.parse(Data(s.utf8))
+            parsed[s] = v
+            return v
+        }
         var result = try JobWithCatalogRow.fetchAll(db, sql: JobWithCatalogRow.sql).map { row -> JobRecord in
             let r = row.job
-            func json(_ s: String?) -> JSONValue? { s.flatMap { try? JSONValue.parse(Data($0.utf8)) } }
             let job = NewJob(
                 name: r.name, kind: NewJob.Kind(rawValue: r.kind) ?? .sized, mode: r.mode.flatMap(Mode.init), modelID: r.modelID,
                 modelConfig: json(r.modelConfigJSON), spec: json(r.specJSON) ?? .object([:]), replicas: r.replicas,

@@ -38,13 +38,19 @@ struct IndexHeap {
     }
 }
 
-/// Free capacity with fast best-fit lookups: per GPU type, servers bucketed by free-GPU count.
-/// Buckets hold stale entries lazily; an entry is valid while the server's free count equals the bucket.
+/// Free capacity with fast best-fit lookups. Servers are grouped by GPU type and network (with its
+/// fabric), and within a group bucketed by free-GPU count, so a search restricted to one network
+/// never looks at the servers of another. Buckets hold stale entries lazily; an entry is valid
+/// while the server's free count equals the bucket.
 struct Pool {
     var servers: [ServerState]
-    var buckets: [String: [IndexHeap]] = [:]
-    /// Per GPU type, the distinct networks its servers are on with their fabric, in name order.
-    var fabrics: [String: [Fabric]] = [:]
+    /// Each server's group: its GPU type on its network with its fabric (or on none).
+    var groupOf: [Int] = []
+    var groups: [Group] = []
+    /// Per group, servers by free-GPU count.
+    var buckets: [[IndexHeap]] = []
+    /// Per GPU type, its groups: the one off every network first, then by fabric.
+    var groupsOfType: [String: [Int]] = [:]
 
     struct Fabric: Hashable, Comparable {
         var network: String
@@ -53,20 +59,48 @@ struct Pool {
         static func < (a: Fabric, b: Fabric) -> Bool { (a.network, a.gbps, a.rdma ? 1 : 0) < (b.network, b.gbps, b.rdma ? 1 : 0) }
     }
 
-    init(_ servers: [ServerState]) {
-        self.servers = servers
-        var seen: [String: Set<Fabric>] = [:]
-        for s in servers { if let n = s.network { seen[s.gpuType, default: []].insert(Fabric(network: n, gbps: s.fabricGbps, rdma: s.fabricRDMA)) } }
-        fabrics = seen.mapValues { $0.sorted() }
-        // Mutate the buckets in place: copying a bucket out and back would copy its heap on
-        // every push (quadratic in the number of servers).
-        for (i, s) in servers.enumerated() {
-            while buckets[s.gpuType, default: []].count <= s.gpuCount { buckets[s.gpuType, default: []].append(IndexHeap()) }
-            buckets[s.gpuType]![s.free.count].push(i)
-        }
+    struct Group {
+        var gpuType: String
+        var fabric: Fabric?
     }
 
-    func isValid(_ server: Int, _ bucket: Int) -> Bool { servers[server].free.count == bucket }
+    init(_ servers: [ServerState]) {
+        self.servers = []
+        self.servers.reserveCapacity(servers.count)
+        for s in servers { add(s) }
+    }
+
+    /// Adds a server (one of the fleet, or a purchase) to the pool.
+    mutating func add(_ s: ServerState) {
+        let fabric = s.network.map { Fabric(network: $0, gbps: s.fabricGbps, rdma: s.fabricRDMA) }
+        let ids = groupsOfType[s.gpuType] ?? []
+        let g: Int
+        if let found = ids.first(where: { groups[$0].fabric == fabric }) {
+            g = found
+        } else {
+            g = groups.count
+            groups.append(Group(gpuType: s.gpuType, fabric: fabric))
+            buckets.append([])
+            groupsOfType[s.gpuType] = (ids + [g]).sorted { a, b in
+                switch (groups[a].fabric, groups[b].fabric) {
+                case (nil, _): return true
+                case (_, nil): return false
+                case (let x?, let y?): return x < y
+                }
+            }
+        }
+        servers.append(s)
+        groupOf.append(g)
+        // Mutate the buckets in place: copying a bucket out and back would copy its heap on
+        // every push (quadratic in the number of servers).
+        while buckets[g].count <= s.gpuCount { buckets[g].append(IndexHeap()) }
+        requeue(servers.count - 1)
+    }
+
+    /// Files a server under its current free count (after its free GPUs changed).
+    mutating func requeue(_ server: Int) {
+        buckets[groupOf[server]][servers[server].free.count].push(server)
+    }
 
     /// GPU groups of `tp` the server can still take with `hostPerGPU` bytes of host memory each
     /// and `perGPU` bytes on each GPU.
@@ -75,9 +109,13 @@ struct Pool {
     }
 
     static func capacity(_ s: ServerState, tp: Int, hostPerGPU: Int, perGPU: Int) -> Int {
-        if perGPU > s.gpuMemory { return 0 }
-        var c = s.free.count / tp
-        if hostPerGPU > 0 { c = min(c, s.hostFree / (hostPerGPU * tp)) }
+        capacity(free: s.free.count, hostFree: s.hostFree, gpuMemory: s.gpuMemory, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU)
+    }
+
+    static func capacity(free: Int, hostFree: Int, gpuMemory: Int, tp: Int, hostPerGPU: Int, perGPU: Int) -> Int {
+        if perGPU > gpuMemory { return 0 }
+        var c = free / tp
+        if hostPerGPU > 0 { c = min(c, hostFree / (hostPerGPU * tp)) }
         return c
     }
 
@@ -88,58 +126,75 @@ struct Pool {
         return n
     }
 
-    /// The lowest-index server in bucket `f` of `type` that passes `accept`, dropping stale entries.
-    mutating func first(in f: Int, of type: String, where accept: (ServerState, Int) -> Bool) -> Int? {
+    /// What a search asks of a server: room for `groups` groups of `tp` GPUs, each GPU with
+    /// `perGPU` bytes and `hostPerGPU` bytes of host memory, and not one of `excluding`.
+    struct Need {
+        var groups: Int
+        var tp: Int
+        var hostPerGPU: Int
+        var perGPU: Int
+        var excluding: Set<Int> = []
+    }
+
+    /// The lowest-index server in bucket `f` of group `g` that meets `need`, dropping stale entries.
+    mutating func first(in f: Int, group g: Int, _ need: Need) -> Int? {
+        guard f < buckets[g].count else { return nil }
         // Move the heap out (leaving an empty one) so that popping does not copy it.
-        var heap = buckets[type]![f]
-        buckets[type]![f] = IndexHeap()
-        let servers = self.servers
+        var heap = buckets[g][f]
+        buckets[g][f] = IndexHeap()
         var aside: [Int] = []
         var found: Int?
         while let top = heap.top {
-            if servers[top].free.count != f {
+            let free = servers[top].free.count
+            if free != f {
                 heap.pop()
                 continue
             }
-            if accept(servers[top], top) {
+            if !need.excluding.contains(top)
+                && Self.capacity(
+                    free: free, hostFree: servers[top].hostFree, gpuMemory: servers[top].gpuMemory, tp: need.tp, hostPerGPU: need.hostPerGPU,
+                    perGPU: need.perGPU) >= need.groups
+            {
                 found = top
                 break
             }
             aside.append(heap.pop()!)
         }
         for x in aside { heap.push(x) }
-        buckets[type]![f] = heap
+        buckets[g][f] = heap
         return found
     }
 
-    /// The server of `type` with the fewest free GPUs that still holds `groups` groups of `tp`
-    /// (best fit: fill partly used servers, keep whole ones free), lowest index on ties.
-    mutating func bestFit(
-        type: String, groups: Int, tp: Int, hostPerGPU: Int, perGPU: Int, excluding: Set<Int> = [], on net: (ServerState) -> Bool = { _ in true }
-    ) -> Int? {
-        guard let count = buckets[type]?.count else { return nil }
-        let need = groups * tp
-        guard need < count else { return nil }
-        for f in need..<count {
-            if let s = first(in: f, of: type, where: { s, i in
-                !excluding.contains(i) && net(s) && Self.capacity(s, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU) >= groups
-            }) {
-                return s
-            }
+    /// The lowest-index server with exactly `f` free GPUs in any of `ids` that meets `need`.
+    mutating func first(in f: Int, groups ids: [Int], _ need: Need) -> Int? {
+        var best: Int?
+        for g in ids {
+            if let s = first(in: f, group: g, need), s < (best ?? .max) { best = s }
+        }
+        return best
+    }
+
+    func widest(_ ids: [Int]) -> Int { ids.reduce(0) { max($0, buckets[$1].count) } }
+
+    /// The server in `ids` with the fewest free GPUs that still holds the need's groups (best fit:
+    /// fill partly used servers, keep whole ones free), lowest index on ties.
+    mutating func bestFit(_ ids: [Int], _ need: Need) -> Int? {
+        let count = widest(ids)
+        let gpus = need.groups * need.tp
+        guard gpus < count else { return nil }
+        for f in gpus..<count {
+            if let s = first(in: f, groups: ids, need) { return s }
         }
         return nil
     }
 
-    /// The server of `type` with the most free GPUs (at least `tp`), lowest index on ties.
-    mutating func largest(type: String, tp: Int, hostPerGPU: Int, perGPU: Int, excluding: Set<Int>, on net: (ServerState) -> Bool) -> Int? {
-        guard let count = buckets[type]?.count else { return nil }
-        var f = count - 1
-        while f >= tp {
-            if let s = first(in: f, of: type, where: { s, i in
-                !excluding.contains(i) && net(s) && Self.capacity(s, tp: tp, hostPerGPU: hostPerGPU, perGPU: perGPU) >= 1
-            }) {
-                return s
-            }
+    /// The server in `ids` with the most free GPUs that holds at least one group, lowest index on ties.
+    mutating func largest(_ ids: [Int], _ need: Need) -> Int? {
+        var one = need
+        one.groups = 1
+        var f = widest(ids) - 1
+        while f >= need.tp {
+            if let s = first(in: f, groups: ids, one) { return s }
             f -= 1
         }
         return nil
@@ -150,7 +205,7 @@ struct Pool {
         let taken = Array(servers[server].free.prefix(count))
         servers[server].free.removeFirst(count)
         servers[server].hostFree -= hostPerGPU * count
-        buckets[servers[server].gpuType]![servers[server].free.count].push(server)
+        requeue(server)
         return taken
     }
 
@@ -158,7 +213,7 @@ struct Pool {
     mutating func give(_ server: Int, gpus: [Int], hostPerGPU: Int) {
         servers[server].free = (servers[server].free + gpus).sorted()
         servers[server].hostFree += hostPerGPU * gpus.count
-        buckets[servers[server].gpuType]![servers[server].free.count].push(server)
+        requeue(server)
     }
 
     /// Places one shape greedily: one server if it fits (best fit), else spread over as few servers
@@ -166,10 +221,9 @@ struct Pool {
     /// trying each network whose fabric meets the shape's need and keeping the one that takes the
     /// fewest servers (the first in name order on ties). Nil if it cannot.
     mutating func place(_ shape: UnitShape) -> [Allocation]? {
-        let tp = max(shape.tp, 1)
         let h = shape.hostBytesPerGPU
-        let m = shape.perGPUBytes
-        if let s = bestFit(type: shape.gpuType, groups: shape.groups, tp: tp, hostPerGPU: h, perGPU: m) {
+        let need = Need(groups: shape.groups, tp: max(shape.tp, 1), hostPerGPU: h, perGPU: shape.perGPUBytes)
+        if let s = bestFit(groupsOfType[shape.gpuType] ?? [], need) {
             return [Allocation(server: s, gpus: take(s, count: shape.gpus, hostPerGPU: h))]
         }
         if shape.sameServer || shape.groups < 2 { return nil }
@@ -188,12 +242,18 @@ struct Pool {
         return spread(shape, on: n)
     }
 
+    /// The groups of the shape's type on a network whose fabric meets its need, in fabric order.
+    func qualifying(_ shape: UnitShape) -> [Int] {
+        (groupsOfType[shape.gpuType] ?? []).filter { g in
+            guard let f = groups[g].fabric else { return false }
+            return f.gbps >= shape.fabric.gbps && (f.rdma || !shape.fabric.rdma)
+        }
+    }
+
     /// The networks on which servers of the shape's type could share it, in name order.
     func networks(for shape: UnitShape) -> [String] {
         var out: [String] = []
-        for f in fabrics[shape.gpuType] ?? [] where f.gbps >= shape.fabric.gbps && (f.rdma || !shape.fabric.rdma) {
-            if out.last != f.network { out.append(f.network) }
-        }
+        for g in qualifying(shape) where out.last != groups[g].fabric!.network { out.append(groups[g].fabric!.network) }
         return out
     }
 
@@ -201,24 +261,22 @@ struct Pool {
     mutating func spread(_ shape: UnitShape, on net: String) -> [Allocation]? {
         let tp = max(shape.tp, 1)
         let h = shape.hostBytesPerGPU
-        let m = shape.perGPUBytes
-        let onNet: (ServerState) -> Bool = { Self.network($0, for: shape) == net }
-        var remaining = shape.groups
+        let ids = qualifying(shape).filter { groups[$0].fabric!.network == net }
+        var need = Need(groups: shape.groups, tp: tp, hostPerGPU: h, perGPU: shape.perGPUBytes)
         var chosen: [Allocation] = []
-        var used: Set<Int> = []
-        while remaining > 0 {
-            if let s = bestFit(type: shape.gpuType, groups: remaining, tp: tp, hostPerGPU: h, perGPU: m, excluding: used, on: onNet) {
-                chosen.append(Allocation(server: s, gpus: take(s, count: remaining * tp, hostPerGPU: h)))
-                remaining = 0
+        while need.groups > 0 {
+            if let s = bestFit(ids, need) {
+                chosen.append(Allocation(server: s, gpus: take(s, count: need.groups * tp, hostPerGPU: h)))
+                need.groups = 0
                 break
             }
-            guard let s = largest(type: shape.gpuType, tp: tp, hostPerGPU: h, perGPU: m, excluding: used, on: onNet) else { break }
-            let k = min(capacity(s, tp: tp, hostPerGPU: h, perGPU: m), remaining)
+            guard let s = largest(ids, need) else { break }
+            let k = min(capacity(s, tp: tp, hostPerGPU: h, perGPU: need.perGPU), need.groups)
             chosen.append(Allocation(server: s, gpus: take(s, count: k * tp, hostPerGPU: h)))
-            used.insert(s)
-            remaining -= k
+            need.excluding.insert(s)
+            need.groups -= k
         }
-        if remaining > 0 {
+        if need.groups > 0 {
             for a in chosen.reversed() { give(a.server, gpus: a.gpus, hostPerGPU: h) }
             return nil
         }

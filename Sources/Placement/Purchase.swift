@@ -247,7 +247,7 @@ public enum PurchasePlanner {
         mutating func enable(_ server: Int, _ saved: ([Int], Int)) {
             pool.servers[server].free = saved.0
             pool.servers[server].hostFree = saved.1
-            pool.buckets[pool.servers[server].gpuType]![saved.0.count].push(server)
+            pool.requeue(server)
         }
 
         mutating func place(_ unit: Int, _ u: JobUnit) -> Bool {
@@ -400,20 +400,6 @@ extension Pool {
         let taken = Set(gpus)
         servers[server].free.removeAll { taken.contains($0) }
         servers[server].hostFree -= hostPerGPU * gpus.count
-        buckets[servers[server].gpuType]![servers[server].free.count].push(server)
-    }
-
-    /// Adds a server (a purchase) to the pool.
-    mutating func add(_ s: ServerState) {
-        servers.append(s)
-        let i = servers.count - 1
-        var b = buckets[s.gpuType] ?? []
-        while b.count <= s.gpuCount { b.append(IndexHeap()) }
-        b[s.free.count].push(i)
-        buckets[s.gpuType] = b
-        if let n = s.network {
-            let f = Fabric(network: n, gbps: s.fabricGbps, rdma: s.fabricRDMA)
-            if !(fabrics[s.gpuType] ?? []).contains(f) { fabrics[s.gpuType] = ((fabrics[s.gpuType] ?? []) + [f]).sorted() }
-        }
+        requeue(server)
     }
 }

@@ -42,7 +42,7 @@ public struct Sizer {
     let gpuTypes: [String: GPUType]
     /// GPU types present in the fleet, with the most GPUs one of their servers has.
     let fleet: [(type: GPUType, maxPerServer: Int)]
-    var cache: [String: ([UnitShape], String?)] = [:]
+    var cache: [SizingKey: ([UnitShape], String?)] = [:]
 
     /// `skus`: also size for the GPU types that can be bought (for `plan gaps`).
     public init(catalog: [GPUType], servers: [ServerInfo], skus: [ServerSKU] = []) {
@@ -64,13 +64,29 @@ public struct Sizer {
         return result
     }
 
-    func sizingKey(_ j: JobRecord) -> String {
+    /// Everything a job's shapes depend on; jobs with equal keys get the same shapes.
+    struct SizingKey: Hashable {
+        var kind: NewJob.Kind
+        var mode: Mode?
+        var modelConfig: JSONValue?
+        var spec: JSONValue
+        var gpus: Int?
+        var gpuMemoryBytes: Int?
+        var sameServer: Bool
+        var gpuTypes: [String]
+        var headroom: Double?
+        var strategy: Strategy?
+        var tp: Int?
+        var pp: Int?
+        var minFabric: String?
+    }
+
+    func sizingKey(_ j: JobRecord) -> SizingKey {
         let job = j.job
-        return [
-            job.kind.rawValue, job.mode?.rawValue ?? "", j.modelConfig?.encodedString() ?? "", job.spec.encodedString(),
-            String(job.gpus ?? 0), String(job.gpuMemoryBytes ?? 0), String(job.sameServer), job.gpuTypes.joined(separator: ","),
-            String(job.headroom ?? -1), job.strategy?.rawValue ?? "", String(job.tp ?? 0), String(job.pp ?? 0), job.minFabric ?? "",
-        ].joined(separator: "|")
+        return SizingKey(
+            kind: job.kind, mode: job.mode, modelConfig: j.modelConfig, spec: job.spec, gpus: job.gpus, gpuMemoryBytes: job.gpuMemoryBytes,
+            sameServer: job.sameServer, gpuTypes: job.gpuTypes, headroom: job.headroom, strategy: job.strategy, tp: job.tp, pp: job.pp,
+            minFabric: job.minFabric)
     }
 
     func compute(_ j: JobRecord) -> ([UnitShape], String?) {

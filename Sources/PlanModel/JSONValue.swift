@@ -2,7 +2,7 @@ import Foundation
 
 /// A parsed JSON document that keeps the difference between booleans, integers, reals and strings,
 /// so that a config with `"hidden_size": "4096"` can be rejected with the field's name.
-public enum JSONValue: Sendable, Equatable, Codable {
+public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)
     case int(Int)
