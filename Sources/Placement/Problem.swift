@@ -35,7 +35,7 @@ public struct ServerState: Sendable, Equatable {
 }
 
 /// One way to run a unit: `gpus` GPUs of `gpuType` in groups of `tp` that must share a server.
-public struct UnitShape: Sendable, Equatable {
+public struct UnitShape: Sendable, Hashable {
     public var gpuType: String
     /// tp x pp x dp.
     public var gpus: Int
@@ -152,6 +152,20 @@ public enum UnplacedReason: Sendable, Equatable {
         public var alternatives: [Alternative]
         /// Enough GPUs of the type are free, but not on one network whose fabric meets its need.
         public var fabricBinds: Bool = false
+        /// What holds the room it needs, when that is known.
+        public var binding: Binding? = nil
+    }
+
+    /// The constraint that keeps a unit out, beyond what `NoRoom` states.
+    public enum Binding: Sendable, Equatable {
+        /// Free GPUs would hold it, but not the host memory its offload needs.
+        case hostMemory
+        /// It would fit without the work of higher priority placed in this run: `count` units, the
+        /// first (by priority, then order) of them named.
+        case higherPriority(count: Int, jobs: [String])
+        /// It would fit without the work of its own priority placed in this run (the most of them
+        /// that fit are placed).
+        case samePriority(count: Int)
     }
 }
 
@@ -169,4 +183,15 @@ public struct PlacementOutcome: Sendable, Equatable {
     public var solverBound: Double? = nil
     /// CBC's relative gap between the plan and that bound (0 when proved), when it ran.
     public var gap: Double? = nil
+    /// The model CBC solved, when it ran. Over classes the objectives are solved level by level,
+    /// and `solverBound` is then the most units that can be placed.
+    public var model: SolverModel? = nil
+}
+
+/// Which mixed-integer model a plan was solved with.
+public enum SolverModel: String, Sendable {
+    /// A column per unit, shape and server (`PlacementModel`).
+    case servers
+    /// Interchangeable servers and units counted in classes (`ClassModel`).
+    case classes
 }

@@ -36,10 +36,13 @@ public struct PlaceRun: Sendable {
         public var provedOptimal: Bool
         /// At most this many units (jobs, or replicas) could be placed in this run (GPU-count relaxation).
         public var upperBound: Int
-        /// The solver's bound on its objective (priority-weighted units minus GPUs) and its relative
-        /// gap; absent when the solver did not run (every unit placed, or the model too large).
+        /// The solver's bound and its relative gap; absent when the solver did not run (every unit
+        /// placed, or the model too large). With `solver_model` "servers" the bound is on the
+        /// objective (priority-weighted units minus GPUs); with "classes" (interchangeable servers
+        /// counted in classes, solved level by level) it is the most units that can be placed.
         public var bound: Double?
         public var gap: Double?
+        public var solverModel: String?
     }
 
     public var placed: [PlacedItem] = []
@@ -49,6 +52,7 @@ public struct PlaceRun: Sendable {
     public var upperBound = 0
     public var bound: Double? = nil
     public var gap: Double? = nil
+    public var solverModel: String? = nil
     public var note: String? = nil
 
     public static func compute(_ snap: PlanningSnapshot, only: [String], repack: Bool) throws -> (PlanChanges, PlaceRun) {
@@ -69,6 +73,7 @@ public struct PlaceRun: Sendable {
         run.upperBound = outcome.upperBound
         run.bound = outcome.solverBound
         run.gap = outcome.gap
+        run.solverModel = outcome.model?.rawValue
         let adds = outcome.assignments.map { placement($0, units, snap.servers) }
         run.placed = items(adds, snap.servers)
         run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence) }
@@ -108,6 +113,7 @@ public struct PlaceRun: Sendable {
         run.upperBound = outcome.upperBound
         run.bound = outcome.solverBound
         run.gap = outcome.gap
+        run.solverModel = outcome.model?.rawValue
         let better = newScore != keepScore ? !newScore.lexicographicallyPrecedes(keepScore) : partly(usedNew) < partly(usedKeep)
         guard better else {
             incremental.moves = []
@@ -176,7 +182,7 @@ public struct PlaceRun: Sendable {
     public func json(dryRun: Bool) -> JSON {
         JSON(
             placed: placed, unplaced: unplaced, moves: moves, dryRun: dryRun, provedOptimal: provedOptimal, upperBound: upperBound,
-            bound: bound, gap: gap)
+            bound: bound, gap: gap, solverModel: solverModel)
     }
 
     public mutating func sort() {

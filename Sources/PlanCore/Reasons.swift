@@ -43,6 +43,17 @@ extension UnplacedReason {
             have2 += "; no network of servers on a fabric of at least \(shape.fabric.description) has \(shape.gpus) of them free "
                 + "(`plan add-server --fabric`, or the job's --min-fabric)"
         }
+        switch r.binding {
+        case .hostMemory?:
+            have2 += "; its GPUs are free, but no such server has the host memory its offload needs"
+        case .higherPriority(let count, let jobs)?:
+            have2 += "; held by higher-priority work (\(count) placement\(count == 1 ? "" : "s"): \(jobs.joined(separator: ", "))"
+                + (count > jobs.count ? ", ...)" : ")")
+        case .samePriority(let count)?:
+            have2 += "; work of the same priority holds the rest (\(count) placement\(count == 1 ? "" : "s"); as many as fit are placed)"
+        case nil:
+            break
+        }
         var sentence = "\(need); \(have2)"
         if !r.alternatives.isEmpty {
             sentence += "; it could also run on " + r.alternatives.map { "\($0.gpus) x \($0.gpuType)" }.joined(separator: " or ")

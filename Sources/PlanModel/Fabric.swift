@@ -34,7 +34,7 @@ public struct Fabric: Sendable, Equatable, Hashable {
 }
 
 /// The least fabric a job needs to span servers.
-public struct FabricRequirement: Sendable, Equatable, Codable {
+public struct FabricRequirement: Sendable, Hashable, Codable {
     public var gbps: Int
     public var rdma: Bool
 

@@ -42,7 +42,7 @@ import TestSupport
             #expect(out.provedOptimal, "seed \(seed): not proved")
             placed += out.assignments.count
             var noSolver = Planner.Options()
-            noSolver.maxColumns = 0
+            noSolver.model = .greedy
             greedyPlaced += Planner.place(units: inst.units, servers: inst.servers, options: noSolver).assignments.count
         }
         #expect(placed >= greedyPlaced)
