@@ -1,6 +1,6 @@
 /// Placement at scale as a mixed-integer program over classes, not single servers and units.
 ///
-/// Servers that are interchangeable (same GPU type, free GPUs, free host memory, GPU memory,
+/// Servers that are interchangeable (same GPU type, GPUs, free GPUs, free host memory, GPU memory,
 /// network and fabric) form one class with a count, and units with the same priority and shapes
 /// form one class with a count, so 100,000 GPUs and 10,000 jobs make a model of a few hundred
 /// columns. A server of a class is filled by a *pattern*: a maximal multiset of slots that fits its
@@ -16,7 +16,7 @@
 /// server is contained in a maximal pattern, and any assignment of groups to group slots of one
 /// network can be cut into whole units. The objectives are solved in turn, each kept as a row for
 /// the next: units placed per priority level (highest first), then the fewest GPUs, then the fewest
-/// servers touched (the least fragmentation: whole servers stay free).
+/// wholly free servers touched (the least fragmentation: whole servers stay whole).
 struct ClassModel {
     struct ServerClass {
         var members: [Int]
@@ -81,6 +81,7 @@ struct ClassModel {
         self.servers = servers
         struct ServerKey: Hashable {
             var gpuType: String
+            var gpus: Int
             var free: Int
             var host: Int
             var memory: Int
@@ -91,7 +92,7 @@ struct ClassModel {
         var serverIndex: [ServerKey: Int] = [:]
         for (j, s) in servers.enumerated() where !s.free.isEmpty {
             let key = ServerKey(
-                gpuType: s.gpuType, free: s.free.count, host: s.hostFree, memory: s.gpuMemory, network: s.network, gbps: s.fabricGbps,
+                gpuType: s.gpuType, gpus: s.gpuCount, free: s.free.count, host: s.hostFree, memory: s.gpuMemory, network: s.network, gbps: s.fabricGbps,
                 rdma: s.fabricRDMA)
             if let c = serverIndex[key] {
                 serverClasses[c].members.append(j)
@@ -297,7 +298,9 @@ struct ClassModel {
         guard run(gpuObjective, maximize: false) != nil else { return nil }
         let gpus = gpuObjective.reduce(0.0) { $0 + values[$1.0] * $1.1 }.rounded()
         m.addRow(gpuObjective, UInt8(ascii: "L"), gpus)
-        let touched = patterns.flatMap { $0.map { ($0.column, 1.0) } }
+        // Only wholly free servers count: a partly used one is fragmented already.
+        let touched = serverClasses.indices.filter { serverClasses[$0].representative.free.count == serverClasses[$0].representative.gpuCount }
+            .flatMap { c in patterns[c].map { ($0.column, 1.0) } }
         let before = values
         if run(touched, maximize: false) == nil { values = before }
         return Solved(assignments: decode(values), proved: proved, placedPerLevel: placedPerLevel, boundPerLevel: boundPerLevel)

@@ -31,6 +31,11 @@ import TestSupport
 
     static func gpus(_ out: PlacementOutcome) -> Int { out.assignments.reduce(0) { $0 + $1.shape.gpus } }
 
+    /// Wholly free servers the plan puts work on (the fragmentation both models minimise last).
+    static func touched(_ out: PlacementOutcome, _ servers: [ServerState]) -> Int {
+        Set(out.assignments.flatMap { $0.allocations.map(\.server) }).filter { servers[$0].free.count == servers[$0].gpuCount }.count
+    }
+
     @Test(arguments: [false, true]) func classesReachTheExhaustiveOptimumAndTheServerModelsGPUs(fabrics: Bool) {
         var solved = 0
         for seed in UInt64(60_001)...60_200 {
@@ -45,6 +50,9 @@ import TestSupport
             solved += 1
             let byServer = Planner.place(units: inst.units, servers: inst.servers, options: Self.options(.servers))
             #expect(Self.gpus(byClass) == Self.gpus(byServer), "seed \(seed): GPUs \(Self.gpus(byClass)) over classes, \(Self.gpus(byServer)) per server")
+            #expect(byServer.provedOptimal, "seed \(seed)")
+            let (a, b) = (Self.touched(byClass, inst.servers), Self.touched(byServer, inst.servers))
+            #expect(a == b, "seed \(seed): whole servers touched \(a) over classes, \(b) per server")
         }
         // Most instances leave some unit over, so the solver runs.
         #expect(solved > 100)
@@ -52,15 +60,15 @@ import TestSupport
 
     /// Two small units on four empty 8-GPU servers, with a third that fits nowhere (so the solver
     /// runs): every plan uses 4 GPUs; the least fragmented puts both on one server.
-    @Test func theLeastFragmentedPlanKeepsWholeServersFree() {
+    @Test(arguments: [Planner.Model.classes, .servers]) func theLeastFragmentedPlanKeepsWholeServersFree(model: Planner.Model) {
         let servers = (0..<4).map { ServerState(name: "s\($0)", gpuType: "a", gpuCount: 8, free: Array(0..<8), hostFree: 1 << 40, gpuMemory: 80 << 30) }
         let small = UnitShape(gpuType: "a", gpus: 2, sameServer: true, perGPUBytes: 10 << 30)
         let huge = UnitShape(gpuType: "a", gpus: 16, sameServer: true, perGPUBytes: 10 << 30)
         let units = [
             JobUnit(job: "x", shapes: [small]), JobUnit(job: "y", priority: 1, shapes: [small]), JobUnit(job: "z", shapes: [huge]),
         ]
-        let out = Planner.place(units: units, servers: servers, options: Self.options(.classes))
-        #expect(out.model == .classes && out.provedOptimal)
+        let out = Planner.place(units: units, servers: servers, options: Self.options(model))
+        #expect(out.model == (model == .classes ? .classes : .servers) && out.provedOptimal)
         #expect(out.assignments.count == 2)
         #expect(Set(out.assignments.flatMap { $0.allocations.map(\.server) }).count == 1)
     }
