@@ -54,7 +54,7 @@ extension GapReport: Report {
             var t = TextTable(["JOB", "GPUS", "GPU", "STRATEGY", "TP", "PP", "DP", "WHERE"], rightAligned: [1, 4, 5, 6])
             for p in w {
                 t.add([p.replica > 0 ? "\(p.job)#\(p.replica)" : p.job, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.gpuType,
-                       p.strategy, String(p.tp), String(p.pp), String(p.dp),
+                       p.strategy.rawValue, String(p.tp), String(p.pp), String(p.dp),
                        p.allocations.map { "\($0.server)[\($0.gpus.map(String.init).joined(separator: ","))]" }.joined(separator: " ")])
             }
             out += t.render()
