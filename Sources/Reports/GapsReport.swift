@@ -18,7 +18,7 @@ extension GapReport: Report {
 
     public var table: String {
         var out = ""
-        if json.jobs.isEmpty { return json.mode == "repack" ? "nothing to buy: every job is pinned\n" : "nothing to buy: every job is placed\n" }
+        if json.jobs.isEmpty { return json.mode == .repack ? "nothing to buy: every job is pinned\n" : "nothing to buy: every job is placed\n" }
         if json.purchase.isEmpty {
             out += "Nothing to buy: every pending job fits the free capacity (run `plan place`).\n"
         } else {
@@ -34,10 +34,10 @@ extension GapReport: Report {
         if let s = json.repackSaving {
             out += "Re-planning placed jobs that are not pinned would buy \(Human.usd(s)) less: run `plan gaps --repack --what-if`.\n"
         }
-        out += json.mode == "repack" ? "\nJobs (placed ones may move) and their cheapest shapes on their own:\n" : "\nPending jobs and their cheapest shapes on their own:\n"
-        for j in json.jobs where j.runsOn != "none" {
+        out += json.mode == .repack ? "\nJobs (placed ones may move) and their cheapest shapes on their own:\n" : "\nPending jobs and their cheapest shapes on their own:\n"
+        for j in json.jobs where j.runsOn != .none {
             let alts = j.alternatives.map { "\($0.quantity) x \($0.serverSku) (\(Human.usd($0.totalPrice)))" }.joined(separator: " or ")
-            let where_ = j.runsOn == "existing" ? "fits free capacity" : "on the purchase"
+            let where_ = j.runsOn == .existing ? "fits free capacity" : "on the purchase"
             out += "- \(j.job)\(j.pendingReplicas > 1 ? " (\(j.pendingReplicas) replicas)" : ""): \(where_)\(alts.isEmpty ? "" : "; alone: " + alts)\n"
         }
         for u in json.unbuyable { out += "- \(u.job): \(u.reason)\n" }
