@@ -69,10 +69,18 @@ extension PlanStore {
 
     /// All jobs with their placements, in natural name order.
     public func jobs() throws -> [JobRecord] {
-        try read { db in try Self.fetchJobs(db) }
+        try read { db in try Self.fetchJobs(db, path: path) }
     }
 
-    static func fetchJobs(_ db: Database) throws -> [JobRecord] {
+    /// Every job with its placements; `path` names the file when a stored label is unknown.
+    static func fetchJobs(_ db: Database, path: String) throws -> [JobRecord] {
+        // A stored label as its enum: a value plan never writes is an error, not a default.
+        func label<T: RawRepresentable>(_ raw: String, _ table: String, _ column: String) throws -> T where T.RawValue == String {
+            guard let value = T(rawValue: raw) else {
+                throw StoreError.unknownStoredValue(path: path, table: table, column: column, value: raw)
+            }
+            return value
+        }
         var allowed: [Int: [String]] = [:]
         for a in try JobGPUTypeRow.order(JobGPUTypeRow.Columns.gpuTypeID).fetchAll(db) {
             allowed[a.jobID, default: []].append(a.gpuTypeID)
@@ -92,8 +100,9 @@ extension PlanStore {
             }
             placements[p.jobID, default: []].append(
                 PlacementRecord(
-                    id: p.id, replica: p.replica, strategy: p.strategy, tp: p.tp, pp: p.pp, dp: p.dp, gpuType: p.gpuTypeID,
-                    perGPUBytes: p.perGPUBytes, hostBytes: p.hostBytes, allocations: allocs, gpuIDs: gpus.map(\.gpuID)))
+                    id: p.id, replica: p.replica, strategy: try label(p.strategy, "placements", "strategy"), tp: p.tp, pp: p.pp,
+                    dp: p.dp, gpuType: p.gpuTypeID, perGPUBytes: p.perGPUBytes, hostBytes: p.hostBytes, allocations: allocs,
+                    gpuIDs: gpus.map(\.gpuID)))
         }
         // Thousands of jobs share a handful of model configs and specs: parse each text once.
         var parsed: [String: JSONValue?] = [:]
@@ -107,10 +116,11 @@ extension PlanStore {
         var result = try JobWithCatalogRow.fetchAll(db, sql: JobWithCatalogRow.sql).map { row -> JobRecord in
             let r = row.job
             let job = NewJob(
-                name: r.name, kind: NewJob.Kind(rawValue: r.kind) ?? .sized, mode: r.mode.flatMap(Mode.init), modelID: r.modelID,
-                modelConfig: json(r.modelConfigJSON), spec: json(r.specJSON) ?? .object([:]), replicas: r.replicas,
+                name: r.name, kind: try label(r.kind, "jobs", "kind"), mode: try r.mode.map { try label($0, "jobs", "mode") },
+                modelID: r.modelID, modelConfig: json(r.modelConfigJSON), spec: json(r.specJSON) ?? .object([:]), replicas: r.replicas,
                 priority: r.priority, gpus: r.gpus, gpuMemoryBytes: r.gpuMemoryBytes, sameServer: r.sameServer,
-                gpuTypes: allowed[r.id] ?? [], headroom: r.headroom, strategy: r.strategy.flatMap(Strategy.init), tp: r.tp, pp: r.pp,
+                gpuTypes: allowed[r.id] ?? [], headroom: r.headroom,
+                strategy: try r.strategy.map { try label($0, "jobs", "strategy") }, tp: r.tp, pp: r.pp,
                 minFabric: r.minFabric, pinned: r.pinned)
             return JobRecord(
                 id: r.id, job: job, modelConfig: json(r.modelConfigJSON) ?? json(row.catalogConfigJSON), placements: placements[r.id] ?? [])

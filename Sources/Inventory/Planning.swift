@@ -5,7 +5,7 @@ import PlanModel
 
 extension PlanStore: InventoryStore {
     public func versionedSnapshot() throws -> (snapshot: PlanningSnapshot, version: Int) {
-        try read { db in (try Self.snapshot(db), try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0) }
+        try read { db in (try Self.snapshot(db, path: path), try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0) }
     }
 
     /// `PRAGMA data_version` changes when another connection commits, so an unchanged value means the
@@ -22,7 +22,7 @@ extension PlanStore: InventoryStore {
 
     public func applyLocked<T>(_ body: (PlanningSnapshot) throws -> (PlanChanges, T)) throws -> T {
         let result = try write { db in
-            let (changes, result) = try body(try Self.snapshot(db))
+            let (changes, result) = try body(try Self.snapshot(db, path: path))
             try Self.apply(changes, db)
             return result
         }
@@ -30,11 +30,11 @@ extension PlanStore: InventoryStore {
     }
 
     /// The planner's view, read inside a transaction.
-    public func snapshot() throws -> PlanningSnapshot { try read { db in try Self.snapshot(db) } }
+    public func snapshot() throws -> PlanningSnapshot { try read { db in try Self.snapshot(db, path: path) } }
 
-    static func snapshot(_ db: Database) throws -> PlanningSnapshot {
+    static func snapshot(_ db: Database, path: String) throws -> PlanningSnapshot {
         PlanningSnapshot(
-            servers: try fetchServers(db), jobs: try fetchJobs(db),
+            servers: try fetchServers(db), jobs: try fetchJobs(db, path: path),
             catalog: CatalogSnapshot(gpus: try fetchGPUTypes(db), skus: try fetchSKUs(db), models: []))
     }
 
@@ -55,7 +55,7 @@ extension PlanStore: InventoryStore {
         for p in changes.add {
             guard let job = jobIDs[p.job] else { throw StoreError.jobDisappeared(job: p.job) }
             do {
-                try insert.execute(arguments: [job, p.replica, p.strategy, p.tp, p.pp, p.dp, p.gpuType, p.perGPUBytes, p.hostBytes])
+                try insert.execute(arguments: [job, p.replica, p.strategy.rawValue, p.tp, p.pp, p.dp, p.gpuType, p.perGPUBytes, p.hostBytes])
                 let pid = db.lastInsertedRowID
                 for g in p.gpuIDs { try hold.execute(arguments: [pid, g]) }
             } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {

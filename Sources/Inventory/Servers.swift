@@ -71,7 +71,7 @@ extension PlanStore {
     /// for servers added before fabrics were stored.
     static func usualSKUs(_ db: Database) throws -> [String: ServerSKURow] {
         var out: [String: ServerSKURow] = [:]
-        for s in try ServerSKURow.filter(ServerSKURow.Columns.origin == "seed").order(ServerSKURow.Columns.id).fetchAll(db) {
+        for s in try ServerSKURow.filter(ServerSKURow.Columns.origin == CatalogOrigin.seed.rawValue).order(ServerSKURow.Columns.id).fetchAll(db) {
             let key = "\(s.gpuID)/\(s.gpusPerServer)"
             if out[key] == nil { out[key] = s }
         }

@@ -27,6 +27,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case schemaObjectForeign(path: String, kind: String, name: String)
     /// Rows whose foreign key points nowhere; the first one's table, rowid and parent table.
     case danglingRows(path: String, count: Int, table: String, rowid: Int?, parent: String)
+    /// A label column (a job's kind, mode or strategy, a placement's strategy) holds a value plan never writes.
+    case unknownStoredValue(path: String, table: String, column: String, value: String)
 
     // MARK: The database location
 
@@ -121,6 +123,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .danglingRows(let path, let count, let table, let rowid, let parent):
             "database '\(path)' has \(count) row(s) that refer to missing rows (first: \(table) row \(rowid.map(String.init) ?? "?") -> \(parent)); "
                 + Self.changedOutside
+        case .unknownStoredValue(let path, let table, let column, let value):
+            "database '\(path)' has \(table).\(column) '\(Names.escaped(value))', which this plan does not know; \(Self.changedOutside)"
 
         case .folderMissing(let path, let folder):
             "cannot open database '\(path)': the folder '\(folder)' does not exist; create it or pick another path"

@@ -42,7 +42,7 @@ public struct UnitShape: Sendable, Hashable {
     public var tp: Int
     public var pp: Int
     public var dp: Int
-    public var strategy: String
+    public var strategy: PlacementStrategy
     /// All GPUs on one server (`--same-server`).
     public var sameServer: Bool
     /// Bytes each GPU needs (already checked against the type's memory and headroom).
@@ -53,7 +53,7 @@ public struct UnitShape: Sendable, Hashable {
     public var fabric: FabricRequirement
 
     public init(
-        gpuType: String, gpus: Int, tp: Int = 1, pp: Int = 1, dp: Int? = nil, strategy: String = "ddp", sameServer: Bool = false,
+        gpuType: String, gpus: Int, tp: Int = 1, pp: Int = 1, dp: Int? = nil, strategy: PlacementStrategy = .training(.ddp), sameServer: Bool = false,
         perGPUBytes: Int, hostBytesPerGPU: Int = 0, fabric: FabricRequirement = .any
     ) {
         self.gpuType = gpuType

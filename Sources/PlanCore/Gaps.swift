@@ -22,7 +22,7 @@ public struct GapReport: Sendable {
         public var job: String
         public var pendingReplicas: Int
         /// "existing" (fits the free capacity), "purchase", or "none" (nothing in the catalog holds it).
-        public var runsOn: String
+        public var runsOn: RunsOn
         public var alternatives: [Alternative]
     }
     public struct Unbuyable: Encodable, Sendable {
@@ -35,7 +35,7 @@ public struct GapReport: Sendable {
     }
     public struct JSON: Encodable, Sendable {
         /// "keep": placed jobs stay; "repack": every job that is not pinned may move.
-        public var mode: String
+        public var mode: Mode
         public var purchase: [Line]
         public var totalPrice: Int
         public var totalServers: Int
@@ -122,7 +122,7 @@ public struct GapReport: Sendable {
                 }
                 alternatives = Array(best.values.sorted { ($0.totalPrice, $0.serverSku) < ($1.totalPrice, $1.serverSku) }.prefix(3))
             }
-            let runsOn = unbuyableJobs.contains(j.name) ? "none" : (onNew.contains(j.name) ? "purchase" : "existing")
+            let runsOn: RunsOn = unbuyableJobs.contains(j.name) ? .none : (onNew.contains(j.name) ? .purchase : .existing)
             return JobGap(job: j.name, pendingReplicas: mine.count, runsOn: runsOn, alternatives: alternatives)
         }
         var whatIfItems: [PlaceRun.PlacedItem]?
@@ -148,7 +148,7 @@ public struct GapReport: Sendable {
             }
         }
         let json = JSON(
-            mode: repack ? "repack" : "keep", purchase: lines, totalPrice: plan.cost, totalServers: plan.newServers.count,
+            mode: repack ? .repack : .keep, purchase: lines, totalPrice: plan.cost, totalServers: plan.newServers.count,
             lowerBound: plan.lowerBound, provedOptimal: plan.provedOptimal, gap: plan.gap, jobs: jobs,
             unbuyable: reasons.keys.sorted(by: naturalLess).map { Unbuyable(job: $0, reason: reasons[$0]!) },
             perTypeArithmetic: arithmetic(units, existing, skus, gpuByID, unbuyable: Set(plan.unbuyable.map(\.unit))),

@@ -11,7 +11,7 @@ public struct PlaceRun: Sendable {
         }
         public var job: String
         public var replica: Int
-        public var strategy: String
+        public var strategy: PlacementStrategy
         public var tp, pp, dp: Int
         public var gpuType: String
         public var perGpuBytes: Int

@@ -106,7 +106,7 @@ public struct Sizer {
             for (t, maxPer) in candidates where Double(t.memoryBytes) * (1 - headroom) >= Double(need) {
                 if job.sameServer && n > maxPer { continue }
                 shapes.append(
-                    UnitShape(gpuType: t.id, gpus: n, strategy: "sized", sameServer: job.sameServer, perGPUBytes: need, fabric: job.fabricRequirement))
+                    UnitShape(gpuType: t.id, gpus: n, strategy: .sized, sameServer: job.sameServer, perGPUBytes: need, fabric: job.fabricRequirement))
             }
             if shapes.isEmpty {
                 let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
@@ -169,7 +169,7 @@ public struct Sizer {
         let serving = spec.workload.mode != .train
         return UnitShape(
             gpuType: t.id, gpus: r.count, tp: r.split.tp, pp: r.split.pp, dp: r.split.dp,
-            strategy: serving ? "replica" : r.split.strategy.rawValue, sameServer: job.sameServer || (serving && r.count <= maxPer),
+            strategy: serving ? .replica : .training(r.split.strategy), sameServer: job.sameServer || (serving && r.count <= maxPer),
             perGPUBytes: r.perGPUTotal, hostBytesPerGPU: e.hostBytes, fabric: job.fabricRequirement)
     }
 

@@ -137,7 +137,7 @@ public struct ServerInfo: Sendable, Equatable {
 
 /// A job to add: an LLM workload sized by the estimator, or a pre-sized one.
 public struct NewJob: Sendable, Equatable {
-    public enum Kind: String, Sendable { case llm, sized }
+    public enum Kind: String, Sendable, Codable { case llm, sized }
     public var name: String
     public var kind: Kind
     public var mode: Mode?
@@ -195,11 +195,44 @@ public struct NewJob: Sendable, Equatable {
     }
 }
 
+/// How a placed unit runs: the label stored in `placements.strategy` and shown as STRATEGY.
+public enum PlacementStrategy: Sendable, Hashable {
+    /// A pre-sized job: N whole GPUs of at least so much memory.
+    case sized
+    /// One inference replica.
+    case replica
+    /// A training job under this data-parallel strategy.
+    case training(Strategy)
+}
+
+extension PlacementStrategy: RawRepresentable, Codable, CustomStringConvertible {
+    /// The stored and printed label: "sized", "replica", or the training strategy's ("ddp", "zero3", ...).
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "sized": self = .sized
+        case "replica": self = .replica
+        default:
+            guard let s = Strategy(rawValue: rawValue) else { return nil }
+            self = .training(s)
+        }
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .sized: "sized"
+        case .replica: "replica"
+        case .training(let s): s.rawValue
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
 /// Where one unit of a job runs.
 public struct PlacementRecord: Sendable, Equatable {
     public var id: Int
     public var replica: Int
-    public var strategy: String
+    public var strategy: PlacementStrategy
     public var tp: Int
     public var pp: Int
     public var dp: Int
@@ -212,7 +245,8 @@ public struct PlacementRecord: Sendable, Equatable {
     public var gpuIDs: [Int]
 
     public init(
-        id: Int, replica: Int, strategy: String, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int, hostBytes: Int,
+        id: Int, replica: Int, strategy: PlacementStrategy, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int,
+        hostBytes: Int,
         allocations: [(server: String, gpus: [Int])], gpuIDs: [Int]
     ) {
         self.id = id
@@ -272,7 +306,7 @@ public struct PlanningSnapshot: Sendable {
 public struct NewPlacement: Sendable, Equatable {
     public var job: String
     public var replica: Int
-    public var strategy: String
+    public var strategy: PlacementStrategy
     public var tp: Int
     public var pp: Int
     public var dp: Int
@@ -283,7 +317,8 @@ public struct NewPlacement: Sendable, Equatable {
     public var gpuIDs: [Int]
 
     public init(
-        job: String, replica: Int, strategy: String, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int, hostBytes: Int,
+        job: String, replica: Int, strategy: PlacementStrategy, tp: Int, pp: Int, dp: Int, gpuType: String, perGPUBytes: Int,
+        hostBytes: Int,
         gpuIDs: [Int]
     ) {
         self.job = job

@@ -18,7 +18,7 @@ extension GapReport: Report {
 
     public var table: String {
         var out = ""
-        if json.jobs.isEmpty { return json.mode == "repack" ? "nothing to buy: every job is pinned\n" : "nothing to buy: every job is placed\n" }
+        if json.jobs.isEmpty { return json.mode == .repack ? "nothing to buy: every job is pinned\n" : "nothing to buy: every job is placed\n" }
         if json.purchase.isEmpty {
             out += "Nothing to buy: every pending job fits the free capacity (run `plan place`).\n"
         } else {
@@ -34,10 +34,10 @@ extension GapReport: Report {
         if let s = json.repackSaving {
             out += "Re-planning placed jobs that are not pinned would buy \(Human.usd(s)) less: run `plan gaps --repack --what-if`.\n"
         }
-        out += json.mode == "repack" ? "\nJobs (placed ones may move) and their cheapest shapes on their own:\n" : "\nPending jobs and their cheapest shapes on their own:\n"
-        for j in json.jobs where j.runsOn != "none" {
+        out += json.mode == .repack ? "\nJobs (placed ones may move) and their cheapest shapes on their own:\n" : "\nPending jobs and their cheapest shapes on their own:\n"
+        for j in json.jobs where j.runsOn != .none {
             let alts = j.alternatives.map { "\($0.quantity) x \($0.serverSku) (\(Human.usd($0.totalPrice)))" }.joined(separator: " or ")
-            let where_ = j.runsOn == "existing" ? "fits free capacity" : "on the purchase"
+            let where_ = j.runsOn == .existing ? "fits free capacity" : "on the purchase"
             out += "- \(j.job)\(j.pendingReplicas > 1 ? " (\(j.pendingReplicas) replicas)" : ""): \(where_)\(alts.isEmpty ? "" : "; alone: " + alts)\n"
         }
         for u in json.unbuyable { out += "- \(u.job): \(u.reason)\n" }
@@ -54,7 +54,7 @@ extension GapReport: Report {
             var t = TextTable(["JOB", "GPUS", "GPU", "STRATEGY", "TP", "PP", "DP", "WHERE"], rightAligned: [1, 4, 5, 6])
             for p in w {
                 t.add([p.replica > 0 ? "\(p.job)#\(p.replica)" : p.job, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.gpuType,
-                       p.strategy, String(p.tp), String(p.pp), String(p.dp),
+                       p.strategy.rawValue, String(p.tp), String(p.pp), String(p.dp),
                        p.allocations.map { "\($0.server)[\($0.gpus.map(String.init).joined(separator: ","))]" }.joined(separator: " ")])
             }
             out += t.render()

@@ -15,7 +15,7 @@ public struct PlaceReport: Report {
     public var csv: String {
         let placed = run.placed, unplaced = run.unplaced
         var rows = placed.map { p in
-            ["placed", p.job, String(p.replica), p.gpuType, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.strategy,
+            ["placed", p.job, String(p.replica), p.gpuType, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.strategy.rawValue,
              String(p.tp), String(p.pp), String(p.dp), String(p.perGpuBytes),
              p.allocations.map { "\($0.server):\($0.gpus.map(String.init).joined(separator: "/"))" }.joined(separator: " "), ""]
         }
@@ -43,7 +43,7 @@ public struct PlaceReport: Report {
             for p in placed {
                 let name = p.replica > 0 || unplaced.contains { $0.job == p.job } || placed.contains { $0.job == p.job && $0.replica != p.replica }
                     ? "\(p.job)#\(p.replica)" : p.job
-                t.add([name, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.gpuType, p.strategy, String(p.tp), String(p.pp),
+                t.add([name, String(p.allocations.reduce(0) { $0 + $1.gpus.count }), p.gpuType, p.strategy.rawValue, String(p.tp), String(p.pp),
                        String(p.dp), Human.gib(p.perGpuBytes),
                        p.allocations.map { "\($0.server)[\($0.gpus.map(String.init).joined(separator: ","))]" }.joined(separator: " ")])
             }

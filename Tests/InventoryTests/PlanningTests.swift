@@ -21,7 +21,7 @@ import TestSupport
         let gpu = snap.servers.flatMap(\.gpus).first { $0.job == nil }!
         return PlanChanges(add: [
             NewPlacement(
-                job: "j", replica: 0, strategy: "sized", tp: 1, pp: 1, dp: 1, gpuType: "l4-24gb", perGPUBytes: 1 << 30, hostBytes: 0,
+                job: "j", replica: 0, strategy: .sized, tp: 1, pp: 1, dp: 1, gpuType: "l4-24gb", perGPUBytes: 1 << 30, hostBytes: 0,
                 gpuIDs: [gpu.id])
         ])
     }

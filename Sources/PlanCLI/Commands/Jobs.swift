@@ -153,7 +153,7 @@ struct JobItem: Listing {
     struct Placement: Encodable {
         var replica: Int
         var gpuType: String
-        var strategy: String
+        var strategy: PlacementStrategy
         var tp, pp, dp: Int
         var perGpuBytes: Int
         var hostBytes: Int
@@ -162,7 +162,7 @@ struct JobItem: Listing {
     var name: String
     var state: String
     var priority: Int
-    var kind: String
+    var kind: NewJob.Kind
     var model: String?
     var mode: String?
     var replicas: Int
@@ -183,7 +183,7 @@ struct JobItem: Listing {
         name = j.name
         state = r.job.pinned ? "pinned" : (r.isPlaced ? "placed" : "pending")
         priority = j.priority
-        kind = j.kind.rawValue
+        kind = j.kind
         model = j.modelID ?? (j.modelConfig != nil ? "config.json" : nil)
         mode = j.mode?.rawValue
         replicas = j.replicas
@@ -205,7 +205,7 @@ struct JobItem: Listing {
     }
 
     var sizing: String {
-        if kind == "sized" { return "\(gpus ?? 0) x >= \(Human.gib(gpuMemoryBytes ?? 0))\(sameServer ? " same server" : "")" }
+        if kind == .sized { return "\(gpus ?? 0) x >= \(Human.gib(gpuMemoryBytes ?? 0))\(sameServer ? " same server" : "")" }
         guard let w = spec?.workload else { return model ?? "" }
         var s = "\(model ?? "?") \(w.mode.rawValue)"
         if w.mode == .train { s += " \(w.method.rawValue)" }
@@ -222,7 +222,7 @@ struct JobItem: Listing {
 
     static let csvHeader = ["name", "state", "priority", "kind", "model", "mode", "replicas", "replicas_placed", "gpus", "gpu_memory_bytes"]
     var csvRow: [String] {
-        [name, state, String(priority), kind, model ?? "", mode ?? "", String(replicas), String(replicasPlaced),
+        [name, state, String(priority), kind.rawValue, model ?? "", mode ?? "", String(replicas), String(replicasPlaced),
          gpus.map(String.init) ?? "", gpuMemoryBytes.map(String.init) ?? ""]
     }
     static let tableHeader = ["NAME", "STATE", "PRIORITY", "SIZING", "PLACED", "WHERE"]
