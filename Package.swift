@@ -25,8 +25,8 @@ let package = Package(
             ]),
         // One report value per command, rendered as a text table, JSON (JSONWriter) or CSV (CSVWriter).
         .target(name: "Reports", dependencies: ["PlanModel", "MemoryEstimation", "PlanCore"]),
-        // The use cases (job sizing, place and repack, purchase gaps) on plain values and the
-        // `InventoryStore` protocol; no GRDB, no ArgumentParser.
+        // The use cases (job sizing, place and repack, purchase gaps, resolving a model name) on plain
+        // values and the `InventoryStore` protocol; no GRDB, no ArgumentParser.
         .target(name: "PlanCore", dependencies: ["PlanModel", "MemoryEstimation", "Placement"]),
         // Value types and units (Bytes, GPU types, model architectures, workloads); no dependencies.
         .target(name: "PlanModel"),

@@ -173,14 +173,17 @@ func migrationCount() throws -> Int {
             try db.execute(sql: "INSERT INTO placements (job_id, replica, strategy, tp, pp, dp, gpu_type_id, per_gpu_bytes) SELECT id, 0, 'ddp', 1, 1, 1, 'l4-24gb', 1 FROM jobs")
             try db.execute(sql: "INSERT INTO placement_gpus (placement_id, gpu_id) SELECT min(id), (SELECT id FROM gpus) FROM placements")
         }
-        #expect(throws: DatabaseError.self) {
+        let twice = #expect(throws: DatabaseError.self) {
             try s.queue.write { db in
                 try db.execute(sql: "INSERT INTO placement_gpus (placement_id, gpu_id) SELECT max(id), (SELECT id FROM gpus) FROM placements")
             }
         }
+        #expect(twice?.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE, "\(String(describing: twice))")
         // A server whose GPU is held cannot be deleted behind the planner's back.
-        #expect(throws: DatabaseError.self) {
+        let held = #expect(throws: DatabaseError.self) {
             try s.queue.write { db in try db.execute(sql: "DELETE FROM servers") }
         }
+        // ON DELETE RESTRICT: SQLite raises it from the foreign key's action (an internal trigger).
+        #expect(held?.resultCode == .SQLITE_CONSTRAINT && held?.message == "FOREIGN KEY constraint failed", "\(String(describing: held))")
     }
 }

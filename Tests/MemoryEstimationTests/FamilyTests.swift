@@ -229,6 +229,10 @@ struct FamilyCase: Sendable, CustomTestStringConvertible {
         let q = try #require(try QuantizedWeights.from(config: gptq))
         #expect(q.bytesPerWeight == 0.5 + 2.5 / 128)
         let odd = try Self.config("qwen3-8b", quantization: #"{"quant_method": "hqq"}"#)
-        #expect(throws: ConfigError.self) { try QuantizedWeights.from(config: odd) }
+        #expect(
+            throws: ConfigError.quantization(
+                "quant_method 'hqq' is not one plan sizes; known: fp8, mxfp4, gptq, awq, bitsandbytes, compressed-tensors "
+                    + "(or pass --dtype to size the weights yourself)")
+        ) { try QuantizedWeights.from(config: odd) }
     }
 }

@@ -142,6 +142,37 @@ import Testing
         #expect(c.accepts(Double(v)))
     }
 
+    /// The estimator's checkpointing is Korthikanti et al.'s full recompute: each layer keeps its
+    /// 16-bit input, 2sbh, whatever the tensor-parallel degree (the input is replicated).
+    @Test(arguments: GoldenCase.category("activations_per_layer").filter { $0.string("variant") == "full-recompute" })
+    func theEstimatorsCheckpointingIsFullRecompute(_ c: GoldenCase) throws {
+        let h = c.int("hidden")!, heads = c.int("heads")!, s = c.int("seq")!, b = c.int("micro_batch")!, tp = c.int("tp")!
+        // GPT-3 175B's widths (Brown et al. 2020, Table 2.1) as a decoder the estimator reads.
+        let a = try ModelArchitecture(
+            config: .object([
+                "model_type": .string("llama"), "hidden_size": .int(h), "num_attention_heads": .int(heads), "num_hidden_layers": .int(96),
+                "intermediate_size": .int(4 * h), "vocab_size": .int(50257), "max_position_embeddings": .int(s),
+            ]), origin: c.id)
+        let x = Activations.Shape(batch: b, seq: s, elementBytes: 2, attention: .sdpa, checkpointing: true, tp: tp)
+        let layers = Activations.training(a, x).layers
+        let reference = ReferenceFormulas.korthikanti(.fullRecompute, seq: s, batch: b, hidden: h, heads: heads, tp: tp)
+        #expect(layers == a.layers * reference)
+        #expect(c.accepts(Double(layers / a.layers)), "\(c.id): got \(layers / a.layers) per layer")
+    }
+
+    /// docs/estimator.md: the calibrated activations of a Hugging Face model are larger than the
+    /// ZeRO paper's 12hbsL rule (they keep the attention scores, norms and the loss), never smaller.
+    @Test(arguments: GoldenCase.category("activations_total"))
+    func theEstimatorKeepsAtLeastTheZeroPaperRule(_ c: GoldenCase) throws {
+        let a = try SeedModels.arch("gpt2-xl")
+        #expect(a.hiddenSize == c.int("hidden")! && a.layers == c.int("layers")!, "gpt2-xl is the paper's GPT-2 1.5B")
+        let x = Activations.Shape(
+            batch: c.int("batch")!, seq: c.int("seq")!, elementBytes: c.int("bytes_per_elem")!, attention: .eager, checkpointing: false)
+        let estimated = Activations.training(a, x).total
+        let rule = ReferenceFormulas.zeroPaperActivations(hidden: a.hiddenSize, layers: a.layers, batch: x.batch, seq: x.seq)
+        #expect(estimated >= rule, "\(c.id): estimated \(estimated), the rule \(rule)")
+    }
+
     @Test(arguments: GoldenCase.category("framework_overhead"))
     func cudaContextConstant(_ c: GoldenCase) {
         #expect(c.accepts(Double(EstimateOptions().cudaContextBytes)))

@@ -26,16 +26,18 @@ import Testing
     }
 
     @Test func rejectsMalformedInputNamingTheLine() throws {
-        #expect(throws: CSVReader.Failure.self) { try parse("a\n\"never closed\n") }
+        #expect(throws: CSVReader.Failure(line: 2, message: "line 2: a quoted field is never closed")) { try parse("a\n\"never closed\n") }
         #expect(throws: CSVReader.Failure(line: 2, message: "line 2: a quote inside an unquoted field; quote the whole field and double inner quotes (\"\")")) {
             try parse("a\nb\"c\n")
         }
-        #expect(throws: CSVReader.Failure.self) { try parse("\"x\"y\n") }
+        #expect(throws: CSVReader.Failure(line: 1, message: "line 1: text after a closing quote; expected a comma or the end of the line")) {
+            try parse("\"x\"y\n")
+        }
         do {
             _ = try CSVReader.parse(Data(Array("ok\nok\n".utf8) + [0xC3, 0x28] + Array("\n".utf8)))
             Issue.record("non-UTF-8 accepted")
         } catch let f as CSVReader.Failure {
-            #expect(f.line == 3)
+            #expect(f == CSVReader.Failure(line: 3, message: "the file is not valid UTF-8 (first bad byte on line 3); save it as UTF-8"))
         }
     }
 

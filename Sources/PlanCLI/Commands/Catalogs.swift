@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inventory
 import MemoryEstimation
+import PlanCore
 import PlanModel
 import Reports
 

@@ -38,6 +38,7 @@ func describe(_ error: Error) -> (String, Int32) {
     case let e as EstimateError: return (e.cliMessage, ExitCode.usage)
     case let e as JobError: return (e.cliMessage, ExitCode.usage)
     case let e as ConfigError: return (e.message, ExitCode.failure)
+    case let e as ModelSourceError: return (e.description, ExitCode.failure)
     case let e as RowError: return (e.description, ExitCode.failure)
     case let e as ValidationError: return (e.message, ExitCode.usage)
     default: return ("\(error)", ExitCode.failure)

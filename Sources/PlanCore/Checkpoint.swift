@@ -10,44 +10,44 @@ import PlanModel
 /// it, every `*.safetensors` file in the folder. Each file's 8-byte length and JSON header are
 /// read (a 700 GB, 160-shard checkpoint is a few megabytes of headers); the file size must equal
 /// 8 + header + the data the header describes, so a truncated download is caught.
-struct Checkpoint: Sendable, Equatable {
-    var files: [String]
-    var tensors: Int
+public struct Checkpoint: Sendable, Equatable {
+    public var files: [String]
+    public var tensors: Int
     /// Exact bytes of tensor data: what loading the checkpoint puts in memory.
-    var bytes: Int
+    public var bytes: Int
     /// Elements over all tensors (equals the parameter count for an unquantized checkpoint).
-    var elements: Int
+    public var elements: Int
     /// Bytes per safetensors dtype ("BF16": ...).
-    var bytesByDType: [String: Int]
+    public var bytesByDType: [String: Int]
 
     /// The checkpoint in `dir`, or nil when it holds no safetensors files.
-    static func read(directory dir: String) throws -> Checkpoint? {
+    public static func read(directory dir: String) throws -> Checkpoint? {
         let fm = FileManager.default
         let indexPath = (dir as NSString).appendingPathComponent("model.safetensors.index.json")
         var files: [String]
         // With an index: the tensors it expects in each shard.
         var expected: [String: [String]]? = nil
         if fm.fileExists(atPath: indexPath) {
-            guard let data = fm.contents(atPath: indexPath) else { throw PlanError("cannot read '\(indexPath)'") }
+            guard let data = fm.contents(atPath: indexPath) else { throw ModelSourceError.indexUnreadable(index: indexPath) }
             let doc: JSONValue
             do {
                 doc = try JSONValue.parse(data)
             } catch {
-                throw PlanError("'\(indexPath)' is not valid JSON (\(error.message)); expected a safetensors index with a weight_map")
+                throw ModelSourceError.indexNotJSON(index: indexPath, detail: error.message)
             }
             guard case .object(let map)? = doc["weight_map"] else {
-                throw PlanError("'\(indexPath)' has no weight_map object; expected a safetensors index")
+                throw ModelSourceError.indexWithoutWeightMap(index: indexPath)
             }
             var byFile: [String: [String]] = [:]
             var checked: Set<String> = []
             for tensor in map.keys.sorted() {
                 let v = map[tensor]!
                 guard case .string(let f) = v else {
-                    throw PlanError("'\(indexPath)': the weight_map entry for '\(Names.escaped(tensor))' is not a file name")
+                    throw ModelSourceError.indexEntryNotAFileName(index: indexPath, tensor: tensor)
                 }
                 if !checked.contains(f) {
                     guard !f.utf8.contains(UInt8(ascii: "/")), f.hasSuffix(".safetensors") else {
-                        throw PlanError("'\(indexPath)': '\(Names.escaped(f))' is not a .safetensors file in the folder")
+                        throw ModelSourceError.indexFileNotInFolder(index: indexPath, file: f)
                     }
                     checked.insert(f)
                 }
@@ -72,14 +72,12 @@ struct Checkpoint: Sendable, Equatable {
             if let want = expected?[f] {
                 let held = Set(header.tensors.map(\.name))
                 if let missing = want.filter({ !held.contains($0) }).min() {
-                    throw PlanError(
-                        "'\(indexPath)' puts tensor '\(Names.escaped(missing))' in \(f), but that file's header does not hold it; the checkpoint is incomplete")
+                    throw ModelSourceError.tensorMissing(index: indexPath, tensor: missing, file: f)
                 }
             }
         }
         guard result.tensors > 0 else {
-            throw PlanError(
-                "the checkpoint in '\(dir)' holds no tensors (\(files.prefix(3).joined(separator: ", "))\(files.count > 3 ? ", ..." : "") have empty headers); it cannot be served")
+            throw ModelSourceError.noTensors(folder: dir, files: files)
         }
         return result
     }
@@ -87,11 +85,11 @@ struct Checkpoint: Sendable, Equatable {
     /// Reads and checks one file's header.
     static func readHeader(_ path: String) throws -> SafetensorsHeader {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PlanError("cannot read '\(path)': \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ModelSourceError.shardUnreadable(file: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw PlanError("'\(path)' is not a regular file; expected a .safetensors file")
+            throw ModelSourceError.shardNotRegularFile(file: path)
         }
         func readExactly(_ n: Int) throws -> [UInt8] {
             var buf = [UInt8](repeating: 0, count: n)
@@ -122,7 +120,7 @@ struct Checkpoint: Sendable, Equatable {
             }
             return header
         } catch let p as SafetensorsHeader.Problem {
-            throw PlanError("'\(path)': \(p.message)")
+            throw ModelSourceError.shardHeader(file: path, problem: p.message)
         }
     }
 }
