@@ -28,19 +28,25 @@ extension PlanStore {
             try db.execute(
                 sql: """
                     INSERT INTO gpu_types (id, name, vendor, memory_bytes, memory_source, bf16, fp8, fp4,
-                        bandwidth_bytes_per_s, interconnect, interconnect_bytes_per_s, price_usd, price_source, origin)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')
+                        bandwidth_bytes_per_s, interconnect, interconnect_bytes_per_s, price_usd, price_source,
+                        bf16_tflops, fp8_tflops, fp4_tflops, tflops_source, hourly_usd, hourly_source,
+                        cuda_memory_bytes, cuda_memory_source, origin)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed')
                     ON CONFLICT(id) DO UPDATE SET name = excluded.name, vendor = excluded.vendor,
                         memory_bytes = excluded.memory_bytes, memory_source = excluded.memory_source,
                         bf16 = excluded.bf16, fp8 = excluded.fp8, fp4 = excluded.fp4,
                         bandwidth_bytes_per_s = excluded.bandwidth_bytes_per_s, interconnect = excluded.interconnect,
                         interconnect_bytes_per_s = excluded.interconnect_bytes_per_s,
-                        price_usd = excluded.price_usd, price_source = excluded.price_source
+                        price_usd = excluded.price_usd, price_source = excluded.price_source,
+                        bf16_tflops = excluded.bf16_tflops, fp8_tflops = excluded.fp8_tflops, fp4_tflops = excluded.fp4_tflops,
+                        tflops_source = excluded.tflops_source, hourly_usd = excluded.hourly_usd, hourly_source = excluded.hourly_source,
+                        cuda_memory_bytes = excluded.cuda_memory_bytes, cuda_memory_source = excluded.cuda_memory_source
                     WHERE gpu_types.origin = 'seed'
                     """,
                 arguments: [
                     g.id, g.name, g.vendor, g.memory_bytes, g.memory_source, g.bf16, g.fp8, g.fp4, g.bandwidth_bytes_per_s,
-                    g.interconnect, g.interconnect_bytes_per_s, g.price_usd, g.price_source,
+                    g.interconnect, g.interconnect_bytes_per_s, g.price_usd, g.price_source, g.bf16_tflops, g.fp8_tflops,
+                    g.fp4_tflops, g.tflops_source, g.hourly_usd, g.hourly_source, g.cuda_memory_bytes, g.cuda_memory_source,
                 ])
             for a in g.aliases {
                 try db.execute(
@@ -98,7 +104,20 @@ extension PlanStore {
                 id: r.id, name: r.name, vendor: r.vendor, aliases: aliases[r.id] ?? [], memoryBytes: r.memoryBytes,
                 memorySource: r.memorySource, bf16: r.bf16, fp8: r.fp8, fp4: r.fp4, bandwidthBytesPerSecond: r.bandwidthBytesPerSecond,
                 interconnect: r.interconnect, interconnectBytesPerSecond: r.interconnectBytesPerSecond,
-                priceUSD: r.userPriceUSD ?? r.priceUSD, priceSource: r.priceSource)
+                priceUSD: r.userPriceUSD ?? r.priceUSD, priceSource: r.priceSource, bf16TFLOPS: r.bf16TFLOPS, fp8TFLOPS: r.fp8TFLOPS,
+                fp4TFLOPS: r.fp4TFLOPS, tflopsSource: r.tflopsSource, hourlyUSD: r.userHourlyUSD ?? r.hourlyUSD,
+                hourlySource: r.userHourlyUSD != nil ? "set by you (plan gpus set-price)" : r.hourlySource,
+                cudaMemoryBytes: r.cudaMemoryBytes, cudaMemorySource: r.cudaMemorySource)
+        }
+    }
+
+    /// Sets (or, with nil, forgets) a user's price per GPU-hour; it survives re-seeding.
+    public func setGPUHourlyPrice(gpu name: String, hourlyUSD: Double?) throws -> GPUType {
+        try write { db in
+            let gpus = try Self.fetchGPUTypes(db)
+            guard let g = GPUType.named(name, in: gpus) else { throw StoreError.unknownGPU(id: name, valid: gpus.map(\.id)) }
+            try db.execute(sql: "UPDATE gpu_types SET user_hourly_usd = ? WHERE id = ?", arguments: [hourlyUSD, g.id])
+            return try Self.fetchGPUTypes(db).first { $0.id == g.id }!
         }
     }
 
@@ -234,13 +253,7 @@ extension CatalogSnapshot {
     public static func seeds(_ resources: Resources) throws -> CatalogSnapshot {
         let s = try SeedFiles.load(from: resources)
         return CatalogSnapshot(
-            gpus: s.gpus.map {
-                GPUType(
-                    id: $0.id, name: $0.name, vendor: $0.vendor, aliases: $0.aliases, memoryBytes: $0.memory_bytes,
-                    memorySource: $0.memory_source, bf16: $0.bf16, fp8: $0.fp8, fp4: $0.fp4, bandwidthBytesPerSecond: $0.bandwidth_bytes_per_s,
-                    interconnect: $0.interconnect, interconnectBytesPerSecond: $0.interconnect_bytes_per_s,
-                    priceUSD: $0.price_usd, priceSource: $0.price_source)
-            }.sorted { $0.id < $1.id },
+            gpus: s.gpus.map(\.gpuType).sorted { $0.id < $1.id },
             skus: s.skus.map {
                 ServerSKU(
                     id: $0.id, name: $0.name, gpu: $0.gpu, gpusPerServer: $0.gpus_per_server,

@@ -42,6 +42,9 @@ extension PlanStore: InventoryStore {
         for id in changes.remove {
             try db.execute(sql: "DELETE FROM placements WHERE id = ?", arguments: [id])
         }
+        for (job, n) in changes.replicas.sorted(by: { $0.key < $1.key }) {
+            try db.execute(sql: "UPDATE jobs SET replicas = ? WHERE name = ?", arguments: [n, job])
+        }
         guard !changes.add.isEmpty else { return }
         var jobIDs: [String: Int] = [:]
         // The two selected columns, by position.

@@ -30,6 +30,9 @@ struct GPUTypeRow: TableRow, Decodable {
         case bandwidthBytesPerSecond = "bandwidth_bytes_per_s", interconnect
         case interconnectBytesPerSecond = "interconnect_bytes_per_s", priceUSD = "price_usd", priceSource = "price_source"
         case userPriceUSD = "user_price_usd", origin, fp4
+        case bf16TFLOPS = "bf16_tflops", fp8TFLOPS = "fp8_tflops", fp4TFLOPS = "fp4_tflops", tflopsSource = "tflops_source"
+        case hourlyUSD = "hourly_usd", hourlySource = "hourly_source", userHourlyUSD = "user_hourly_usd"
+        case cudaMemoryBytes = "cuda_memory_bytes", cudaMemorySource = "cuda_memory_source"
     }
     var id: String
     var name: String
@@ -46,6 +49,15 @@ struct GPUTypeRow: TableRow, Decodable {
     var userPriceUSD: Int?
     var origin: CatalogOrigin
     var fp4: Bool
+    var bf16TFLOPS: Double
+    var fp8TFLOPS: Double
+    var fp4TFLOPS: Double
+    var tflopsSource: String
+    var hourlyUSD: Double
+    var hourlySource: String
+    var userHourlyUSD: Double?
+    var cudaMemoryBytes: Int?
+    var cudaMemorySource: String
 }
 
 struct GPUAliasRow: TableRow, Decodable {

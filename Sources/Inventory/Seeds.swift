@@ -18,6 +18,24 @@ struct SeedFiles {
         var interconnect_bytes_per_s: Int
         var price_usd: Int
         var price_source: String
+        var bf16_tflops: Double
+        var fp8_tflops: Double
+        var fp4_tflops: Double
+        var tflops_source: String
+        var hourly_usd: Double
+        var hourly_source: String
+        var cuda_memory_bytes: Int?
+        var cuda_memory_source: String
+
+        var gpuType: GPUType {
+            GPUType(
+                id: id, name: name, vendor: vendor, aliases: aliases, memoryBytes: memory_bytes, memorySource: memory_source, bf16: bf16,
+                fp8: fp8, fp4: fp4, bandwidthBytesPerSecond: bandwidth_bytes_per_s, interconnect: interconnect,
+                interconnectBytesPerSecond: interconnect_bytes_per_s, priceUSD: price_usd, priceSource: price_source,
+                bf16TFLOPS: bf16_tflops, fp8TFLOPS: fp8_tflops, fp4TFLOPS: fp4_tflops, tflopsSource: tflops_source,
+                hourlyUSD: hourly_usd, hourlySource: hourly_source, cudaMemoryBytes: cuda_memory_bytes,
+                cudaMemorySource: cuda_memory_source)
+        }
     }
 
     struct SKU: Decodable {

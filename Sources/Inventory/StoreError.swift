@@ -171,7 +171,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .duplicateSKU(let id):
             "a server SKU with id '\(id)' already exists; choose another id or use `plan skus set-price`"
         case .unknownGPU(let id, let valid):
-            "unknown GPU '\(id)' for the SKU; valid GPUs: \(valid.joined(separator: ", "))"
+            "unknown GPU '\(id)'; valid GPUs: \(valid.joined(separator: ", "))"
         case .invalidName(let problem): problem.message
         case .modelConfigTooLarge(let model, let limit):
             "the config of model '\(model)' is larger than \(limit) bytes; plan stores configs up to 1 MiB"

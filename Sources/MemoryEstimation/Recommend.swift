@@ -10,16 +10,25 @@ public struct Recommendation: Sendable, Equatable {
     public var headroom: Int
     /// GPU reference price x count.
     public var cost: Int
+
+    public init(gpu: String, count: Int, split: ParallelSplit, perGPUTotal: Int, headroom: Int, cost: Int) {
+        self.gpu = gpu
+        self.count = count
+        self.split = split
+        self.perGPUTotal = perGPUTotal
+        self.headroom = headroom
+        self.cost = cost
+    }
 }
 
 public enum Recommender {
     /// GPU counts tried, ascending.
-    static let counts = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
+    public static let counts = [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
 
     /// (tp, pp) layouts to try: tensor parallelism over the head-count divisors up to `maxTP` (one
     /// server), pipeline stages (2, 4, ..., 64) on top of the largest such tp; a fixed `--tp`/`--pp` is
     /// used exactly as given.
-    static func layouts(_ a: ModelArchitecture, maxTP: Int, tp fixedTP: Int?, pp fixedPP: Int?) -> [(Int, Int)] {
+    public static func layouts(_ a: ModelArchitecture, maxTP: Int, tp fixedTP: Int?, pp fixedPP: Int?) -> [(Int, Int)] {
         let tps = fixedTP.map { [$0] } ?? (1...max(1, min(maxTP, a.heads))).filter { a.heads % $0 == 0 }
         let pps = fixedPP.map { [$0] } ?? [1, 2, 4, 8, 16, 32, 64].filter { $0 <= a.layers }
         var result: [(Int, Int)] = []

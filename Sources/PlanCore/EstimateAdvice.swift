@@ -61,4 +61,37 @@ public enum EstimateAdvice {
         a.append("fits: total <= GPU memory x (1 - \(options.headroom)); prices: catalog reference prices (see `plan gpus`)")
         return a
     }
+
+    /// What the serving engine, the speeds and the costs assume.
+    public static func speedAssumptions(_ w: Workload, speed: SpeedRequest, serving: ServingEstimate?, hasSpeed: Bool) -> [String] {
+        var a: [String] = []
+        if let s = serving, s.engine == .vllm {
+            a.append(
+                "vLLM V1 memory profiling (gpu_worker.determine_available_memory): KV cache = CUDA total x gpu_memory_utilization - weights "
+                    + "- non-torch growth (\(Human.gib(s.nonTorchBytes)), stated) - the profiling run's peak (one forward of "
+                    + "max_num_batched_tokens, then the sampler on min(max_num_batched_tokens, max_num_seqs) rows of logits) - CUDA graphs "
+                    + "(the largest captured batch plus 3 MiB per captured size; 0 with --enforce-eager)")
+            if !s.totalMeasured {
+                a.append("CUDA total: nvidia-smi's less \(Human.gib(VLLM.driverReserveBytes)) (no measured CUDA total for this GPU)")
+            }
+        }
+        if hasSpeed || speed.ranksByWork {
+            let e = speed.efficiencies
+            a.append(
+                "speed: decode reads the weights (the experts a batch touches, uniform routing) and the batch's KV at "
+                    + "\(e.memoryBandwidth) of peak bandwidth (--mem-efficiency); prefill and training compute at \(e.prefillMFU) (--prefill-mfu) "
+                    + "and \(e.trainingMFU) (--mfu) of the dense tensor peak; collectives at \(e.network) of the link (--network-efficiency) "
+                    + "plus \(Int(e.collectiveLatency * 1e6)) us each")
+            a.append(
+                speed.amortizeYears.map { "a GPU-hour is its purchase price over \($0) years of 8,760 hours (power, hosting and staff not included)" }
+                    ?? "a GPU-hour is the catalog's on-demand price (`plan gpus`; set yours with `plan gpus set-price --hourly`)")
+        }
+        if w.mode == .train && speed.trainTokens != nil {
+            a.append(
+                "training FLOPs per token: 6N + 12·layers·heads·head_dim·seq for full training (PaLM, Appendix B), 4N + 6 per trainable "
+                    + "parameter for LoRA/QLoRA; checkpointing recomputes one forward; data-parallel traffic overlaps the backward pass "
+                    + "(2/3 of a step), tensor-parallel all-reduces do not; between servers over the SKU's usual fabric, one port per GPU")
+        }
+        return a
+    }
 }

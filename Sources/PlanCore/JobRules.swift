@@ -9,6 +9,8 @@ public struct JobRequest: Sendable {
     public var workload = Workload()
     /// Whether a mode was given (a model job must say train or infer).
     public var modeGiven = false
+    /// Whether a weight dtype was given; if not, a model served keeps its config's quantized layout.
+    public var dtypeGiven = false
     public var offload: Offload = .none
     public var fp32Grads = false
     public var quantGroupSize: Int?
@@ -24,6 +26,8 @@ public struct JobRequest: Sendable {
     public var pp: Int?
     /// A fabric id or "any": the least network it needs to span servers.
     public var minFabric: String?
+    /// Serving: the engine and the traffic (users, context, tokens per second) that size the replicas.
+    public var serving: SpeedRequest?
 
     public init(name: String) { self.name = name }
 }
@@ -51,6 +55,8 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
     case neitherModelNorSized(job: String)
     case replicasForSized(job: String)
     case splitForSized(job: String)
+    case servingForTraining(job: String)
+    case replicasWithTraffic(job: String)
 
     public var description: String {
         switch self {
@@ -62,6 +68,8 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
         case .neitherModelNorSized(let j): "job '\(j)': give a model and a mode, or a GPU count and GPU memory"
         case .replicasForSized(let j): "job '\(j)': replicas are for inference model jobs"
         case .splitForSized(let j): "job '\(j)': strategy, tp, pp and offload are for model jobs; a pre-sized job is N whole GPUs"
+        case .servingForTraining(let j): "job '\(j)': a serving engine and traffic are for model jobs that serve"
+        case .replicasWithTraffic(let j): "job '\(j)': its traffic sets the replicas; give users, context and tokens per second, or replicas, not both"
         }
     }
 }
@@ -80,6 +88,8 @@ public enum JobRules {
             let resolved = try resolve(model)
             let w = r.workload
             if w.mode == .train && r.replicas != 1 { throw JobError.replicasForTraining(job: r.name) }
+            if w.mode == .train && r.serving != nil { throw JobError.servingForTraining(job: r.name) }
+            if r.serving?.target != nil && r.replicas != 1 { throw JobError.replicasWithTraffic(job: r.name) }
             let dp = max(1, (r.gpus ?? 1) / group)
             do {
                 try Estimator.validate(
@@ -90,7 +100,9 @@ public enum JobRules {
             } catch let e as EstimateError {
                 throw JobError.estimate(job: r.name, e)
             }
-            let spec = JobSpec(workload: w, offload: r.offload, fp32Grads: r.fp32Grads, quantGroupSize: r.quantGroupSize)
+            let spec = JobSpec(
+                workload: w, offload: r.offload, fp32Grads: r.fp32Grads, quantGroupSize: r.quantGroupSize, serving: r.serving,
+                configWeights: w.mode == .infer && !r.dtypeGiven ? true : nil)
             return NewJob(
                 name: r.name, kind: .llm, mode: w.mode, modelID: resolved.catalogID,
                 modelConfig: resolved.catalogID == nil ? resolved.config : nil, spec: spec.json, replicas: r.replicas,
@@ -100,6 +112,7 @@ public enum JobRules {
         guard let gpus = r.gpus, let gpuMemory = r.gpuMemory else { throw JobError.neitherModelNorSized(job: r.name) }
         if r.replicas != 1 { throw JobError.replicasForSized(job: r.name) }
         if r.strategy != nil || r.tp != nil || r.pp != nil || r.offload != .none { throw JobError.splitForSized(job: r.name) }
+        if r.serving != nil { throw JobError.servingForTraining(job: r.name) }
         return NewJob(
             name: r.name, kind: .sized, spec: .object([:]), replicas: 1, priority: r.priority, gpus: gpus, gpuMemoryBytes: gpuMemory,
             sameServer: r.sameServer, gpuTypes: r.gpuTypes, headroom: r.headroom, minFabric: r.minFabric)

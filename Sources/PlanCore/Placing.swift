@@ -78,7 +78,17 @@ public struct PlaceRun: Sendable {
         run.placed = items(adds, snap.servers)
         run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence) }
         run.sort()
-        return (PlanChanges(add: adds), run)
+        return (PlanChanges(add: adds, replicas: trafficReplicas(selected, &sizer)), run)
+    }
+
+    /// Jobs sized by their traffic whose replica count the fleet changes: stored with the plan, so a
+    /// job counts as placed once all its replicas are.
+    static func trafficReplicas(_ jobs: [JobRecord], _ sizer: inout Sizer) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for j in jobs {
+            if let n = sizer.trafficReplicas(for: j), n != j.job.replicas { out[j.name] = n }
+        }
+        return out
     }
 
     /// Plans every job from an empty fleet; adopts the plan when it places more units (priority by
@@ -136,7 +146,7 @@ public struct PlaceRun: Sendable {
         run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence) }
         run.sort()
         let removals = movable.flatMap { $0.placements.map(\.id) }
-        return (PlanChanges(remove: removals, add: adds), run)
+        return (PlanChanges(remove: removals, add: adds, replicas: trafficReplicas(movable, &sizer)), run)
     }
 
     static func describe(_ allocs: [(server: String, gpus: [Int])]) -> String {

@@ -9,12 +9,22 @@ public struct JobSpec: Codable, Equatable, Sendable {
     public var offload: Offload = .none
     public var fp32Grads: Bool = false
     public var quantGroupSize: Int?
+    /// Serving: the engine whose accounting sizes a replica, and the traffic that sets how many.
+    public var serving: SpeedRequest?
+    /// Serve the weights as the model's config stores them (its quantization_config), as
+    /// `plan estimate` does when no --dtype is given. Nil for jobs added before this was kept.
+    public var configWeights: Bool?
 
-    public init(workload: Workload, offload: Offload = .none, fp32Grads: Bool = false, quantGroupSize: Int? = nil) {
+    public init(
+        workload: Workload, offload: Offload = .none, fp32Grads: Bool = false, quantGroupSize: Int? = nil, serving: SpeedRequest? = nil,
+        configWeights: Bool? = nil
+    ) {
+        self.configWeights = configWeights
         self.workload = workload
         self.offload = offload
         self.fp32Grads = fp32Grads
         self.quantGroupSize = quantGroupSize
+        self.serving = serving
     }
 
     public static func decode(_ json: JSONValue) -> JobSpec? {
@@ -42,7 +52,15 @@ public struct Sizer {
     let gpuTypes: [String: GPUType]
     /// GPU types present in the fleet, with the most GPUs one of their servers has.
     let fleet: [(type: GPUType, maxPerServer: Int)]
-    var cache: [SizingKey: ([UnitShape], String?)] = [:]
+    var cache: [SizingKey: Sizing] = [:]
+
+    /// A job's shapes, fewest GPUs first, why there are none when that is the case, and for a job
+    /// sized by its traffic, the replicas it needs.
+    struct Sizing {
+        var shapes: [UnitShape]
+        var reason: String?
+        var replicas: Int? = nil
+    }
 
     /// `skus`: also size for the GPU types that can be bought (for `plan gaps`).
     public init(catalog: [GPUType], servers: [ServerInfo], skus: [ServerSKU] = []) {
@@ -55,14 +73,18 @@ public struct Sizer {
         fleet = maxPer.keys.sorted().compactMap { id in byType[id].map { ($0, maxPer[id]!) } }
     }
 
-    /// The shapes a job can take, fewest GPUs first, and why there are none when that is the case.
-    public mutating func shapes(for j: JobRecord) -> ([UnitShape], String?) {
+    /// How a job is sized (cached per distinct sizing).
+    mutating func sizing(for j: JobRecord) -> Sizing {
         let key = sizingKey(j)
         if let hit = cache[key] { return hit }
         let result = compute(j)
         cache[key] = result
         return result
     }
+
+    /// The replicas a job sized by its traffic needs on the fleet (and the SKUs, for `plan gaps`);
+    /// nil for every other job.
+    public mutating func trafficReplicas(for j: JobRecord) -> Int? { sizing(for: j).replicas }
 
     /// Everything a job's shapes depend on; jobs with equal keys get the same shapes.
     struct SizingKey: Hashable {
@@ -89,14 +111,19 @@ public struct Sizer {
             minFabric: job.minFabric)
     }
 
-    func compute(_ j: JobRecord) -> ([UnitShape], String?) {
+    func compute(_ j: JobRecord) -> Sizing {
+        let (shapes, reason, replicas) = computeShapes(j)
+        return Sizing(shapes: shapes, reason: reason, replicas: replicas)
+    }
+
+    func computeShapes(_ j: JobRecord) -> ([UnitShape], String?, Int?) {
         let job = j.job
         let allowed = Set(job.gpuTypes)
         let candidates = fleet.filter { allowed.isEmpty || allowed.contains($0.type.id) }
         if candidates.isEmpty {
             return ([], allowed.isEmpty
                 ? "the fleet has no servers; add some with `plan add-server`"
-                : "none of its allowed GPU types (\(job.gpuTypes.sorted().joined(separator: ", "))) is in the fleet; add such servers or allow other types")
+                : "none of its allowed GPU types (\(job.gpuTypes.sorted().joined(separator: ", "))) is in the fleet; add such servers or allow other types", nil)
         }
         var shapes: [UnitShape] = []
         if job.kind == .sized {
@@ -115,19 +142,28 @@ public struct Sizer {
                 let headroomText = headroom > 0 ? " (\(Bytes(need).gibString) plus \(Int((headroom * 100).rounded()))% headroom)" : ""
                 return ([], "needs \(counted(n, "GPU")) with >= \(needText) each\(headroomText)\(job.sameServer ? " on one server" : ""); "
                     + "the largest GPU in the fleet is \(largest.type.id) with \(hasText)"
-                    + (job.sameServer ? " and at most \(largest.maxPerServer) per server" : ""))
+                    + (job.sameServer ? " and at most \(largest.maxPerServer) per server" : ""), nil)
             }
-            return (sorted(shapes), nil)
+            return (sorted(shapes), nil, nil)
         }
         guard let config = j.modelConfig, let a = try? ModelArchitecture(config: config, origin: job.name),
             let spec = JobSpec.decode(job.spec)
         else {
-            return ([], "its model configuration cannot be read; remove the job and add it again")
+            return ([], "its model configuration cannot be read; remove the job and add it again", nil)
         }
         var options = EstimateOptions()
         options.headroom = job.headroom ?? Headroom.estimated
         options.gradientFP32 = spec.fp32Grads
         options.quantGroupSize = spec.quantGroupSize
+        // Served as its config stores it (a quantized checkpoint), as `plan estimate` does.
+        var quantization: QuantizedWeights? = nil
+        if spec.configWeights == true, spec.workload.mode == .infer, let q = try? QuantizedWeights.from(config: config) {
+            quantization = q
+            options.checkpointWeightBytes = q.bytes(a)
+        }
+        if spec.workload.mode == .infer, let serving = spec.serving {
+            return servingShapes(j, a, spec, serving, candidates: candidates, options: options, quantization: quantization)
+        }
         // BF16 work runs only where BF16 exists (V100 and T4 would need an fp16 variant of the job).
         for (t, maxPer) in candidates where t.bf16 || !spec.workload.needsBF16 {
             if let fixed = job.tp, fixed > maxPer { continue }
@@ -147,18 +183,67 @@ public struct Sizer {
             let largest = candidates.max { $0.type.memoryBytes < $1.type.memoryBytes }!
             let widest = candidates.map(\.maxPerServer).max() ?? 0
             if let fixed = job.tp, fixed > widest {
-                return ([], "needs --tp \(fixed) inside one server, but its GPU types have at most \(widest) GPUs per server")
+                return ([], "needs --tp \(fixed) inside one server, but its GPU types have at most \(widest) GPUs per server", nil)
             }
             if let n = job.gpus {
                 return ([], "no split over exactly --gpus \(n) of the fleet's GPU types fits; the largest GPU here is \(largest.type.id) "
-                    + "(\(Bytes(largest.type.memoryBytes).gibString)); allow more GPUs or other types")
+                    + "(\(Bytes(largest.type.memoryBytes).gibString)); allow more GPUs or other types", nil)
             }
             let one = Estimator.estimate(a, spec.workload, ParallelSplit(offload: spec.offload), options: options)
             return ([], "no split over up to 1024 GPUs of the fleet's types fits: on one GPU it needs \(Bytes(one.total).gibString); "
-                + "the largest GPU here is \(largest.type.id) (\(Bytes(largest.type.memoryBytes).gibString)) with up to \(largest.maxPerServer) per server")
+                + "the largest GPU here is \(largest.type.id) (\(Bytes(largest.type.memoryBytes).gibString)) with up to \(largest.maxPerServer) per server", nil)
         }
-        return (sorted(shapes), nil)
+        return (sorted(shapes), nil, nil)
     }
+
+    /// A serving job with an engine or traffic: per GPU type, the smallest replica the engine starts
+    /// (inside one server) and, for traffic, how many carry it. Its unit count is the replicas of the
+    /// type whose replicas cost least per hour; every type that carries the traffic with at most that
+    /// many is an alternative shape, so any mix of that many replicas carries it.
+    func servingShapes(
+        _ j: JobRecord, _ a: ModelArchitecture, _ spec: JobSpec, _ serving: SpeedRequest, candidates: [(type: GPUType, maxPerServer: Int)],
+        options: EstimateOptions, quantization: QuantizedWeights?
+    ) -> ([UnitShape], String?, Int?) {
+        let job = j.job
+        let w = spec.workload
+        var options = options
+        if serving.engine == .vllm { options.headroom = 0 }
+        var sized: [(shape: UnitShape, replicas: Int, perHour: Double)] = []
+        for (t, maxPer) in candidates where t.bf16 || !w.needsBF16 {
+            let recs =
+                serving.engine == .vllm
+                ? Speed.vllmRecommendations(a, w, gpus: [t], options: options, request: serving, tp: job.tp, pp: job.pp, maxTP: min(8, maxPer))
+                : Recommender.recommend(a, w, gpus: [t], options: options, tp: job.tp, pp: job.pp, maxTP: min(8, maxPer))
+            guard let r = recs.first, r.count <= maxPer else { continue }
+            var replicas = 1
+            if let target = serving.target {
+                let e = Estimator.estimate(a, w, r.split, gpu: t, options: options)
+                let engine = Speed.serving(a, w, e, split: r.split, gpu: t, options: options, request: serving)
+                guard let (n, _) = Speed.replicas(
+                    for: target, a, w, e, serving: engine, split: r.split, gpu: t, format: Speed.weightFormat(w, quantization: quantization),
+                    efficiencies: serving.efficiencies)
+                else { continue }
+                replicas = n
+            }
+            let shape = UnitShape(
+                gpuType: t.id, gpus: r.count, tp: r.split.tp, pp: r.split.pp, dp: 1, strategy: .replica, sameServer: true,
+                perGPUBytes: r.perGPUTotal, fabric: job.fabricRequirement)
+            sized.append((shape, replicas, Double(replicas * r.count) * t.hourlyUSD))
+        }
+        guard let best = sized.min(by: { ($0.perHour, $0.replicas * $0.shape.gpus, $0.shape.gpuType) < ($1.perHour, $1.replicas * $1.shape.gpus, $1.shape.gpuType) })
+        else {
+            let what = serving.target.map {
+                "\($0.users) users at \($0.context) tokens and \(Self.rate($0.tokensPerSecond)) tokens/s each"
+                    + ($0.ttft.map { " within \(Self.rate($0))s to the first token" } ?? "")
+            }
+            return ([], "no GPU type in the fleet serves it\(what.map { " at " + $0 } ?? "") with one replica inside a server"
+                + (serving.engine == .vllm ? " (vLLM's start-up check)" : ""), nil)
+        }
+        let replicas = serving.target == nil ? job.replicas : best.replicas
+        return (sorted(sized.filter { $0.replicas <= replicas }.map(\.shape)), nil, serving.target == nil ? nil : replicas)
+    }
+
+    static func rate(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(format: "%g", x) }
 
     /// An inference replica that fits one server never spans servers; anything that spans needs
     /// the job's fabric.
@@ -184,10 +269,10 @@ public struct Sizer {
 
     /// Planner units for the replicas of `j` not yet placed (all of them with `ignorePlaced`).
     public mutating func units(for j: JobRecord, ignorePlaced: Bool) -> [JobUnit] {
-        let (shapes, reason) = shapes(for: j)
+        let sizing = sizing(for: j)
         let placed = ignorePlaced ? Set<Int>() : Set(j.placements.map(\.replica))
-        return (0..<j.job.replicas).filter { !placed.contains($0) }.map {
-            JobUnit(job: j.name, replica: $0, priority: j.job.priority, shapes: shapes, noShapeReason: reason)
+        return (0..<(sizing.replicas ?? j.job.replicas)).filter { !placed.contains($0) }.map {
+            JobUnit(job: j.name, replica: $0, priority: j.job.priority, shapes: sizing.shapes, noShapeReason: sizing.reason)
         }
     }
 }

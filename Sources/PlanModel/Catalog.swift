@@ -25,13 +25,34 @@ public struct GPUType: Sendable, Equatable, Codable {
     /// Reference price of one GPU in USD after any user override.
     public var priceUSD: Int
     public var priceSource: String
+    /// Dense peak tensor TFLOPS: 16-bit (BF16, or FP16 where the GPU has no BF16), FP8 and FP4;
+    /// 0 where the GPU has no such tensor cores or no figure is known.
+    public var bf16TFLOPS: Double
+    public var fp8TFLOPS: Double
+    public var fp4TFLOPS: Double
+    public var tflopsSource: String
+    /// On-demand price of one GPU-hour in USD after any user override (0 = unknown).
+    public var hourlyUSD: Double
+    public var hourlySource: String
+    /// The memory CUDA reports (cudaMemGetInfo total), less than nvidia-smi's, where measured.
+    public var cudaMemoryBytes: Int?
+    public var cudaMemorySource: String
 
     public init(
         id: String, name: String, vendor: String = "nvidia", aliases: [String] = [], memoryBytes: Int,
         memorySource: String = "", bf16: Bool = true, fp8: Bool = false, fp4: Bool = false, bandwidthBytesPerSecond: Int = 1,
         interconnect: String = "pcie4", interconnectBytesPerSecond: Int = 1, priceUSD: Int = 0,
-        priceSource: String = ""
+        priceSource: String = "", bf16TFLOPS: Double = 0, fp8TFLOPS: Double = 0, fp4TFLOPS: Double = 0, tflopsSource: String = "",
+        hourlyUSD: Double = 0, hourlySource: String = "", cudaMemoryBytes: Int? = nil, cudaMemorySource: String = ""
     ) {
+        self.bf16TFLOPS = bf16TFLOPS
+        self.fp8TFLOPS = fp8TFLOPS
+        self.fp4TFLOPS = fp4TFLOPS
+        self.tflopsSource = tflopsSource
+        self.hourlyUSD = hourlyUSD
+        self.hourlySource = hourlySource
+        self.cudaMemoryBytes = cudaMemoryBytes
+        self.cudaMemorySource = cudaMemorySource
         self.id = id
         self.name = name
         self.vendor = vendor

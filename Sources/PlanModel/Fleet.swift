@@ -338,10 +338,13 @@ public struct NewPlacement: Sendable, Equatable {
 public struct PlanChanges: Sendable {
     public var remove: [Int]
     public var add: [NewPlacement]
+    /// Jobs sized by their traffic: the replicas the plan gives them (stored as the job's replica count).
+    public var replicas: [String: Int]
 
-    public init(remove: [Int] = [], add: [NewPlacement] = []) {
+    public init(remove: [Int] = [], add: [NewPlacement] = [], replicas: [String: Int] = [:]) {
         self.remove = remove
         self.add = add
+        self.replicas = replicas
     }
 }
 

@@ -8,50 +8,113 @@ import Reports
 
 struct GPUs: PlanCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gpus", abstract: "List the GPU types in the catalog.",
-        discussion: "Memory is what the driver reports (nvidia-smi total) where known. Prices are reference prices; see Seeds/SOURCES.md.")
+        commandName: "gpus", abstract: "List the GPU types in the catalog, or set their hourly prices.",
+        discussion: """
+            Memory is what the driver reports (nvidia-smi total) where known. TFLOPS are dense tensor peaks; prices are \
+            reference purchase prices and on-demand prices per GPU-hour, with their sources in the JSON and Seeds/SOURCES.md. \
+            An hourly price you set (set-price) is kept when the catalog is re-seeded.
+            """,
+        subcommands: [GPUList.self, GPUSetPrice.self], defaultSubcommand: GPUList.self)
 
+    @OptionGroup var global: GlobalOptions
+    func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }
+}
+
+struct GPUItem: Listing {
+    var id, name, vendor: String
+    var aliases: [String]
+    var memoryBytes: Int
+    var memorySource: String
+    var cudaMemoryBytes: Int?
+    var bf16, fp8, fp4: Bool
+    var bandwidthBytesPerS: Int
+    var interconnect: String
+    var interconnectBytesPerS: Int
+    var price: Int
+    var priceSource: String
+    var bf16Tflops, fp8Tflops, fp4Tflops: Double
+    var tflopsSource: String
+    var hourlyUsd: Double
+    var hourlySource: String
+
+    init(_ g: GPUType) {
+        id = g.id
+        name = g.name
+        vendor = g.vendor
+        aliases = g.aliases
+        memoryBytes = g.memoryBytes
+        memorySource = g.memorySource
+        cudaMemoryBytes = g.cudaMemoryBytes
+        bf16 = g.bf16
+        fp8 = g.fp8
+        fp4 = g.fp4
+        bandwidthBytesPerS = g.bandwidthBytesPerSecond
+        interconnect = g.interconnect
+        interconnectBytesPerS = g.interconnectBytesPerSecond
+        price = g.priceUSD
+        priceSource = g.priceSource
+        bf16Tflops = g.bf16TFLOPS
+        fp8Tflops = g.fp8TFLOPS
+        fp4Tflops = g.fp4TFLOPS
+        tflopsSource = g.tflopsSource
+        hourlyUsd = g.hourlyUSD
+        hourlySource = g.hourlySource
+    }
+
+    static let csvHeader = [
+        "id", "name", "vendor", "memory_bytes", "bf16", "fp8", "bandwidth_bytes_per_s", "interconnect",
+        "interconnect_bytes_per_s", "price", "price_source", "fp4", "bf16_tflops", "fp8_tflops", "fp4_tflops", "hourly_usd",
+    ]
+    var csvRow: [String] {
+        [id, name, vendor, String(memoryBytes), String(bf16), String(fp8), String(bandwidthBytesPerS), interconnect,
+         String(interconnectBytesPerS), String(price), priceSource, String(fp4), Self.decimal(bf16Tflops), Self.decimal(fp8Tflops),
+         Self.decimal(fp4Tflops), Self.decimal(hourlyUsd)]
+    }
+    static let tableHeader = ["ID", "NAME", "MEMORY", "BF16", "FP8", "FP4", "BANDWIDTH", "INTERCONNECT", "PRICE", "$/HOUR"]
+    static let rightAligned: Set<Int> = [2, 3, 4, 5, 6, 8, 9]
+    var tableRow: [String] {
+        func tflops(_ has: Bool, _ t: Double) -> String { has ? (t > 0 ? Self.decimal(t) : "yes") : "no" }
+        return [id, name, Human.gib(memoryBytes), tflops(true, bf16Tflops), tflops(fp8, fp8Tflops), tflops(fp4, fp4Tflops),
+                Human.rate(bandwidthBytesPerS), "\(interconnect) \(Human.rate(interconnectBytesPerS))", Human.usd(price),
+                hourlyUsd > 0 ? String(format: "%.2f", hourlyUsd) : "-"]
+    }
+
+    /// A decimal without a trailing ".0" (989, 0.44, 1307.4).
+    static func decimal(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(format: "%g", x)
+    }
+}
+
+struct GPUList: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the GPU types: memory, dense TFLOPS (bf16/fp16, fp8, fp4), bandwidth, prices.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: FormatOptions
 
-    struct Item: Listing {
-        var id, name, vendor: String
-        var aliases: [String]
-        var memoryBytes: Int
-        var memorySource: String
-        var bf16, fp8, fp4: Bool
-        var bandwidthBytesPerS: Int
-        var interconnect: String
-        var interconnectBytesPerS: Int
-        var price: Int
-        var priceSource: String
+    func run(in ctx: Context) throws {
+        ctx.out.render(try ctx.store(readOnly: true).gpuTypes().map(GPUItem.init), output.format)
+    }
+}
 
-        static let csvHeader = [
-            "id", "name", "vendor", "memory_bytes", "bf16", "fp8", "bandwidth_bytes_per_s", "interconnect",
-            "interconnect_bytes_per_s", "price", "price_source", "fp4",
-        ]
-        var csvRow: [String] {
-            [id, name, vendor, String(memoryBytes), String(bf16), String(fp8), String(bandwidthBytesPerS), interconnect,
-             String(interconnectBytesPerS), String(price), priceSource, String(fp4)]
-        }
-        static let tableHeader = ["ID", "NAME", "MEMORY", "BF16", "FP8", "FP4", "BANDWIDTH", "INTERCONNECT", "PRICE"]
-        static let rightAligned: Set<Int> = [2, 6, 8]
-        var tableRow: [String] {
-            [id, name, Human.gib(memoryBytes), bf16 ? "yes" : "no", fp8 ? "yes" : "no", fp4 ? "yes" : "no", Human.rate(bandwidthBytesPerS),
-             "\(interconnect) \(Human.rate(interconnectBytesPerS))", Human.usd(price)]
+struct GPUSetPrice: PlanCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-price", abstract: "Set your on-demand price per GPU-hour for a GPU type (kept across re-seeding).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The GPU type id or alias (see `plan gpus`).") var gpu: String
+    @Option(parsing: .unconditional, help: "Your price of one GPU-hour in USD, e.g. 2.49.") var hourly: Double?
+    @Flag(help: "Forget your price; use the catalog's on-demand price.") var reset = false
+    @OptionGroup var output: FormatOptions
+
+    func validate() throws {
+        if hourly == nil && !reset { throw ValidationError("give --hourly or --reset") }
+        if let h = hourly, !(h >= 0 && h <= 10_000) {
+            throw ValidationError("invalid --hourly \(h); expected USD per GPU-hour from 0 to 10000")
         }
     }
 
     func run(in ctx: Context) throws {
-        let gpus = try ctx.store(readOnly: true).gpuTypes()
-        let items = gpus.map {
-            Item(
-                id: $0.id, name: $0.name, vendor: $0.vendor, aliases: $0.aliases, memoryBytes: $0.memoryBytes,
-                memorySource: $0.memorySource, bf16: $0.bf16, fp8: $0.fp8, fp4: $0.fp4, bandwidthBytesPerS: $0.bandwidthBytesPerSecond,
-                interconnect: $0.interconnect, interconnectBytesPerS: $0.interconnectBytesPerSecond, price: $0.priceUSD,
-                priceSource: $0.priceSource)
-        }
-        ctx.out.render(items, output.format)
+        let g = try ctx.store().setGPUHourlyPrice(gpu: gpu, hourlyUSD: reset ? nil : hourly)
+        ctx.out.render([GPUItem(g)], output.format)
     }
 }
 

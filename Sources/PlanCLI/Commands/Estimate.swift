@@ -15,6 +15,9 @@ struct Estimate: PlanCommand {
               plan estimate --model llama-3-8b --mode train --gpu h100-sxm-80gb              (full fine-tune)
               plan estimate --model llama-3-8b --mode train --gpus 4 --strategy zero3 --gpu h100
               plan estimate --model ./my-model/config.json --mode train --method qlora --gpu rtx-4090-24gb
+              plan estimate --model llama-3-8b --gpu a100-sxm-40gb --engine vllm --max-model-len 8192   (vLLM's KV cache)
+              plan estimate --model llama-3-8b --users 200 --context 4096 --tokens-per-s 20           (replicas per GPU type)
+              plan estimate --model llama-3-8b --mode train --train-tokens 2B --deadline 24h        (time and cost)
 
             Components are bytes on the most loaded GPU. Formulas and sources: docs/estimator.md. \
             Needs no database: the catalogs built into plan are used, or the database's when one exists \
@@ -26,6 +29,7 @@ struct Estimate: PlanCommand {
     var model: String
     @OptionGroup var workloadOptions: WorkloadOptions
     @OptionGroup var splitOptions: SplitOptions
+    @OptionGroup(title: "Serving engine, speed and cost") var speedOptions: SpeedOptions
     @Option(parsing: .unconditional, help: "Fraction of GPU memory kept free when judging a fit (default 0.1).") var headroom: Double?
     @Flag(
         name: .customLong("assume-dense"),
@@ -44,14 +48,15 @@ struct Estimate: PlanCommand {
         let resolved = try ModelResolver.resolve(model, catalog: catalog, assumeDense: assumeDense)
         let w = try workloadOptions.workload()
         let split = try splitOptions.split(mode: w.mode)
-        var options = try workloadOptions.options(headroom: headroom)
+        let options = try workloadOptions.options(headroom: headroom)
         let gpu = try splitOptions.gpu.map { name -> GPUType in
             guard let g = catalog.gpu(named: name) else {
                 throw PlanError.usage("unknown GPU '\(name)' for --gpu; valid: \(catalog.gpus.map(\.id).joined(separator: ", "))")
             }
             return g
         }
-        if w.gpuMemoryUtilization != nil && gpu == nil {
+        let speed = try speedOptions.request(mode: w.mode)
+        if w.gpuMemoryUtilization != nil && gpu == nil && speed.engine != .vllm {
             throw PlanError.usage("--gpu-memory-utilization needs --gpu to know the memory it reserves")
         }
         let a = resolved.architecture
@@ -61,63 +66,25 @@ struct Estimate: PlanCommand {
                 "--gpus \(g) serves one copy with tensor parallelism over \(split.tp) GPUs, but \(split.tp) does not divide the model's "
                     + "\(a.heads) attention heads; valid --gpus: \(valid.joined(separator: ", ")) (or give --tp and --pp)")
         }
+        var request = EstimateRequest(
+            model: resolved, workload: w, split: split, gpu: gpu, options: options, dtypeGiven: workloadOptions.dtypeOption != nil,
+            includeMTP: includeMTP, strategy: splitOptions.strategy, tp: splitOptions.tp, pp: splitOptions.pp,
+            maxRecommendations: maxRecommendations)
+        request.speed = speed
+        request.skus = catalog.skus
+        let result: EstimateResult
         do {
-            try Estimator.validate(a, w, split)
+            result = try Estimating.run(request, gpus: catalog.gpus)
         } catch let e as EstimateError {
             throw PlanError.usage(e.cliMessage)
         }
-        if w.mode == .infer && headroom == nil { options.headroom = 0.1 }
-        var checkpointWarnings: [String] = []
-        if let c = resolved.checkpoint {
-            if w.mode == .infer && workloadOptions.dtypeOption == nil { options.checkpointWeightBytes = c.bytes }
-            let params = ParameterCount(a).total
-            let unquantized = c.bytesByDType.keys.allSatisfy { ["BF16", "F16", "F32"].contains($0) }
-            if unquantized && abs(c.elements - params) * 100 > params {
-                checkpointWarnings.append(
-                    "the checkpoint holds \(Human.grouped(c.elements)) elements in \(c.tensors) tensors, but its config.json describes "
-                        + "\(Human.grouped(params)) parameters (\(String(format: "%+.1f", Double(c.elements - params) / Double(params) * 100))%): "
-                        + "weights are taken from the checkpoint")
-            }
-        }
-        // A quantized checkpoint's config says how its weights are stored; serve it that way
-        // unless --dtype says otherwise (a checkpoint folder's own bytes win over both).
-        var quantized: QuantizedWeights? = nil
-        if w.mode == .infer, workloadOptions.dtypeOption == nil, options.checkpointWeightBytes == nil {
-            quantized = try QuantizedWeights.from(config: resolved.config)
-            if let q = quantized { options.checkpointWeightBytes = q.bytes(a, includeMTP: includeMTP) }
-        }
-        options.includeMTP = includeMTP
-        var e = Estimator.estimate(a, w, split, gpu: gpu, options: options)
-        e.warnings = a.notes + checkpointWarnings + e.warnings
-        if let q = quantized, q.method == "mxfp4", let g = gpu, !g.fp4 {
-            e.warnings.append(
-                "\(g.name) has no native FP4: MXFP4 experts run through a weight-only kernel that dequantizes them per matmul "
-                    + "(the memory is the same; compute is slower than on a GPU with FP4 tensor cores)")
-        }
-        // docs/calibration/families/activations.md lists the families measured.
-        if w.mode == .train && !Activations.calibratedTypes.contains(a.modelType) {
-            e.warnings.append(
-                "training activations for \(a.modelType) are not yet calibrated on measurements of its modeling code: "
-                    + "they are the Llama/Mixtral terms of the same widths")
-        }
-        if let mla = a.latent, w.mode == .train, w.attention == .sdpa, mla.qkHeadDim != mla.vHeadDim {
-            e.warnings.append(
-                "activations for \(a.modelType)'s latent attention with sdpa are as measured on CPU, where q/k head dim "
-                    + "\(mla.qkHeadDim) != v head dim \(mla.vHeadDim) sends sdpa to its fp32 math path, which keeps the s^2 scores; "
-                    + "on CUDA the memory-efficient kernel keeps far less (--attention flash estimates a fused kernel)")
-        }
-        let recs = Array(
-            Recommender.recommend(
-                a, w, gpus: catalog.gpus, options: options, strategy: splitOptions.strategy, tp: splitOptions.tp,
-                pp: splitOptions.pp, offload: splitOptions.offload
-            ).prefix(max(0, maxRecommendations)))
         let checkpoint = resolved.checkpoint.map {
             EstimateReport.CheckpointSummary(
                 files: $0.files.count, tensors: $0.tensors, bytes: $0.bytes, elements: $0.elements, bytesByDtype: $0.bytesByDType)
         }
         let report = EstimateReport(
-            modelID: resolved.id, architecture: resolved.architecture, checkpoint: checkpoint, workload: w, estimate: e, gpu: gpu,
-            options: options, recommendations: recs, quantization: quantized)
+            modelID: resolved.id, architecture: resolved.architecture, checkpoint: checkpoint, workload: w, gpu: gpu, result: result,
+            speed: speed)
         ctx.out.render(report, output.format)
     }
 }

@@ -23,6 +23,10 @@ struct JobAdd: PlanCommand {
               plan job add llama3-8b-ft --model llama-3-8b --mode train --batch 1 --seq 2048 --priority 10
               plan job add llama3-8b-infer --model meta-llama/Meta-Llama-3-8B-Instruct --mode infer --replicas 3
               plan job add batch-eval --gpus 4 --gpu-memory 40GB --same-server
+              plan job add chat --model llama-3.1-8b --mode infer --engine vllm --users 500 --context 8192 --tokens-per-s 25
+
+            A serving job stated by its traffic (--users, --context, --tokens-per-s, optionally --ttft) gets as many \
+            replicas as the GPU type it lands on needs to carry it; `plan place` and `plan gaps` size it that way.
 
             The planner picks the GPU type and split (fewest GPUs that fit with the headroom) unless you fix \
             --strategy/--tp/--pp or restrict --gpu-types. Headroom defaults to 10% of GPU memory for model jobs \
@@ -36,6 +40,7 @@ struct JobAdd: PlanCommand {
     @Option(parsing: .unconditional, help: "Fixed tensor-parallel degree.") var tp: Int?
     @Option(parsing: .unconditional, help: "Fixed pipeline-parallel stages.") var pp: Int?
     @Option(help: "CPU offload for training: optimizer or params.") var offload: Offload = .none
+    @OptionGroup(title: "Serving engine and traffic") var speedOptions: SpeedOptions
     @Option(parsing: .unconditional, help: "Independent serving copies (inference).") var replicas: Int = 1
     @Option(parsing: .unconditional, help: "Higher places first (default 0).") var priority: Int = 0
     @Option(parsing: .unconditional, help: "Pre-sized job: this many whole GPUs (gang-scheduled). Model job: a fixed GPU count per copy.")
@@ -69,7 +74,9 @@ struct JobAdd: PlanCommand {
         if model != nil {
             j.workload = try workloadOptions.workload()
             j.modeGiven = workloadOptions.modeWasSet
+            j.dtypeGiven = workloadOptions.dtypeOption != nil
         }
+        j.serving = try speedOptions.servingRequest(mode: model != nil ? workloadOptions.mode : .train)
         j.offload = offload
         j.fp32Grads = workloadOptions.fp32Grads
         j.quantGroupSize = workloadOptions.quantGroupSize

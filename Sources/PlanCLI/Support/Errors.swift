@@ -101,6 +101,10 @@ extension JobError {
         case .neitherModelNorSized(let j): "job '\(j)': give --model MODEL --mode train|infer, or a pre-sized job with --gpus N --gpu-memory SIZE"
         case .replicasForSized(let j): "job '\(j)': --replicas is for inference model jobs"
         case .splitForSized(let j): "job '\(j)': --strategy, --tp, --pp and --offload are for --model jobs; a pre-sized job is N whole GPUs"
+        case .servingForTraining(let j):
+            "job '\(j)': --engine, the vLLM settings and --users/--context/--tokens-per-s are for --model jobs with --mode infer"
+        case .replicasWithTraffic(let j):
+            "job '\(j)': --users/--context/--tokens-per-s set the replicas per GPU type; drop --replicas"
         }
     }
 }

@@ -62,6 +62,7 @@ extension JobRequest {
             microBatches: try int("micro_batches", 1...100_000) ?? 1, fusedLoss: try flag("fused_loss"),
             optimizerInBackward: try flag("optimizer_in_backward"))
         workload = w
+        dtypeGiven = !(v["dtype"] ?? "").trimmingCharacters(in: .whitespaces).isEmpty
         fp32Grads = try flag("fp32_grads")
         quantGroupSize = try int("quant_group_size", 1...1_048_576)
         offload = try choice("offload", Offload.self) ?? .none

@@ -1,0 +1,278 @@
+import PlanModel
+
+/// The serving engine whose memory accounting an estimate follows. Each engine turns a GPU, a
+/// model shard and its settings into a `ServingEstimate`; SGLang would be one more case with its
+/// own accounting (`mem_fraction_static`).
+public enum ServingEngine: String, Sendable, CaseIterable, Codable {
+    /// Hugging Face transformers `generate`: the cache holds the batch's sequences, nothing is reserved.
+    case transformers
+    /// vLLM V1: reserve `gpu_memory_utilization` of the CUDA memory, profile, give the rest to KV blocks.
+    case vllm
+}
+
+/// vLLM's engine arguments that decide its memory. `nil` means vLLM's default for the GPU
+/// (`VLLM.resolved`); docs/estimator.md (serving engines) cites each default.
+public struct VLLMSettings: Sendable, Equatable, Hashable, Codable {
+    public var maxModelLen: Int?
+    public var maxNumBatchedTokens: Int?
+    public var maxNumSeqs: Int?
+    public var blockSize: Int?
+    public var gpuMemoryUtilization: Double?
+    /// `--enforce-eager`: no CUDA graphs, so no graph memory.
+    public var enforceEager: Bool = false
+
+    public init(
+        maxModelLen: Int? = nil, maxNumBatchedTokens: Int? = nil, maxNumSeqs: Int? = nil, blockSize: Int? = nil,
+        gpuMemoryUtilization: Double? = nil, enforceEager: Bool = false
+    ) {
+        self.maxModelLen = maxModelLen
+        self.maxNumBatchedTokens = maxNumBatchedTokens
+        self.maxNumSeqs = maxNumSeqs
+        self.blockSize = blockSize
+        self.gpuMemoryUtilization = gpuMemoryUtilization
+        self.enforceEager = enforceEager
+    }
+}
+
+/// What a serving engine does with one GPU of a replica (the most loaded rank).
+public struct ServingEstimate: Sendable, Equatable {
+    public var engine: ServingEngine
+    /// The memory the engine sizes against: CUDA's total (vLLM) or the GPU's memory.
+    public var totalBytes: Int
+    /// Whether `totalBytes` is a measured CUDA total (else nvidia-smi's total less a stated reserve).
+    public var totalMeasured: Bool
+    /// What the engine may use: total x utilization (vLLM), or total less headroom (transformers).
+    public var usableBytes: Int
+    public var weightsBytes: Int
+    /// CUDA context, NCCL and library memory the engine charges (vLLM: the growth during profiling).
+    public var nonTorchBytes: Int
+    /// Peak transient activations: vLLM's profiling forward at its batched-token budget plus the
+    /// sampler; transformers' prefill working memory.
+    public var activationPeakBytes: Int
+    public var cudaGraphBytes: Int
+    /// What is left for the KV cache (negative when nothing is).
+    public var kvCacheBytes: Int
+    /// KV bytes one token takes on this rank, summed over its full-attention layers.
+    public var kvBytesPerToken: Int
+    public var blockSize: Int
+    public var blocks: Int
+    public var kvCacheTokens: Int
+    /// Requests of `maxModelLen` tokens the cache holds at once.
+    public var maxConcurrency: Double
+    public var maxModelLen: Int
+    public var maxNumBatchedTokens: Int
+    public var maxNumSeqs: Int
+    public var gpuMemoryUtilization: Double
+    /// Whether the engine starts with one request of `maxModelLen` (vLLM's own check).
+    public var fits: Bool
+    /// When it does not: the longest context that fits, and the utilization that would make room
+    /// for `maxModelLen` (nil above 1).
+    public var longestContext: Int?
+    public var utilizationNeeded: Double?
+    /// KV bytes one request of `maxModelLen` needs on this rank.
+    public var kvBytesPerRequest: Int
+}
+
+extension ServingEstimate {
+    /// transformers `generate`: nothing is reserved; the cache holds the batch's sequences, and what
+    /// is left under the fit line (`--gpu-memory-utilization`, else the headroom) could hold more.
+    public static func transformers(
+        _ a: ModelArchitecture, _ w: Workload, _ e: MemoryEstimate, split: ParallelSplit, gpu: GPUType, headroom: Double, kvBytes: Int
+    ) -> ServingEstimate {
+        let usable = w.gpuMemoryUtilization.map { Int(Double(gpu.memoryBytes) * $0) } ?? Int(Double(gpu.memoryBytes) * (1 - headroom))
+        let perToken = KVCache.bytes(a, batch: 1, tokens: 1, bytesPerElement: kvBytes, tp: split.tp, pp: split.pp, windowed: false)
+        let kv = usable - (e.componentsTotal - e.kvCache)
+        let tokens = max(0, kv) / max(perToken, 1)
+        return ServingEstimate(
+            engine: .transformers, totalBytes: gpu.memoryBytes, totalMeasured: true, usableBytes: usable, weightsBytes: e.weights,
+            nonTorchBytes: e.overhead, activationPeakBytes: e.activations, cudaGraphBytes: 0, kvCacheBytes: kv, kvBytesPerToken: perToken,
+            blockSize: 1, blocks: tokens, kvCacheTokens: tokens, maxConcurrency: Double(tokens) / Double(w.seq), maxModelLen: w.seq,
+            maxNumBatchedTokens: w.batch * w.seq, maxNumSeqs: w.batch, gpuMemoryUtilization: Double(usable) / Double(gpu.memoryBytes),
+            fits: e.total <= usable, longestContext: nil, utilizationNeeded: nil, kvBytesPerRequest: perToken * w.seq)
+    }
+}
+
+/// vLLM V1's start-up accounting, term by term as its worker computes it
+/// (`vllm/v1/worker/gpu_worker.py` `determine_available_memory`, `vllm/v1/core/kv_cache_utils.py`).
+/// docs/estimator.md (serving engines) has each term with its source.
+public enum VLLM {
+    /// The reserve between nvidia-smi's total and CUDA's where no measurement is known: measured
+    /// gaps are 0.42-0.68 GiB (H100 0.43, A100-80GB 0.68, A100-40GB 0.62, RTX 3090 0.42, L4 0.44).
+    public static let driverReserveBytes = 512 << 20
+    /// Non-torch growth during profiling (attention workspaces, cuBLAS, lazily created NCCL
+    /// communicators): 0.16-0.35 GiB in vLLM's printed profiles; more with tensor parallelism.
+    public static let nonTorchBytes = 200 << 20
+    public static let nonTorchTPBytes = 300 << 20
+    /// Sampler bytes per logit of the profiling run: the logits in the model dtype plus three fp32
+    /// copies (the fp32 logits, probabilities, log-probabilities; `_dummy_sampler_run`).
+    public static let samplerFP32Copies = 3
+    /// Graph memory per captured batch size beyond the largest size's activations (stated; one
+    /// public log prints 0.17 GiB for 51 sizes).
+    public static let graphBytesPerSize = 3 << 20
+    public static let defaultUtilization = 0.9
+    public static let defaultBlockSize = 16
+    /// FlashMLA's block size, which vLLM forces for latent attention.
+    public static let mlaBlockSize = 64
+
+    /// CUDA's total for a GPU: the measured figure, else nvidia-smi's less the driver reserve.
+    public static func cudaTotal(_ gpu: GPUType) -> (bytes: Int, measured: Bool) {
+        if let c = gpu.cudaMemoryBytes { return (c, true) }
+        return (gpu.memoryBytes - driverReserveBytes, false)
+    }
+
+    /// `vllm serve`'s batch defaults by CUDA memory (`EngineArgs.get_batch_defaults`): 16384
+    /// tokens and 1024 sequences from 160 GiB, 8192 and 1024 from 70 GiB except A100s, else 2048
+    /// and 256.
+    public static func batchDefaults(_ gpu: GPUType) -> (tokens: Int, seqs: Int) {
+        let total = cudaTotal(gpu).bytes
+        if total >= 160 << 30 { return (16384, 1024) }
+        if total >= 70 << 30 && !gpu.name.lowercased().contains("a100") { return (8192, 1024) }
+        return (2048, 256)
+    }
+
+    /// The settings with vLLM's defaults filled in for this GPU and model.
+    public static func resolved(_ s: VLLMSettings, _ a: ModelArchitecture, gpu: GPUType) -> VLLMSettings {
+        var r = s
+        let d = batchDefaults(gpu)
+        r.maxModelLen = s.maxModelLen ?? a.maxPositions
+        r.maxNumSeqs = s.maxNumSeqs ?? d.seqs
+        r.maxNumBatchedTokens = s.maxNumBatchedTokens ?? min(d.tokens, r.maxNumSeqs! * r.maxModelLen!)
+        r.blockSize = s.blockSize ?? (a.latent != nil ? mlaBlockSize : defaultBlockSize)
+        r.gpuMemoryUtilization = s.gpuMemoryUtilization ?? defaultUtilization
+        return r
+    }
+
+    /// One rank's KV layout: its layers' page widths and how vLLM groups them.
+    struct Layout {
+        /// KV bytes per token per layer on this rank.
+        var perLayerToken: Int
+        var full: Int
+        var windowed: Int
+        var window: Int
+        var groupSize: Int
+        var fullGroups: Int
+        var windowGroups: Int
+        var groups: Int { fullGroups + windowGroups }
+
+        init(_ a: ModelArchitecture, tp: Int, pp: Int, kvBytes: Int) {
+            // MLA caches one latent per token on every rank; otherwise K and V of this rank's heads
+            // (`max(1, kv_heads // tp)`, `ModelConfig.get_num_kv_heads`).
+            perLayerToken = (a.latent != nil ? a.kvValuesPerToken : 2 * max(1, a.kvHeads / tp) * a.headDim) * kvBytes
+            let stageLayers = (a.layers + pp - 1) / pp
+            var w = 0
+            for l in 0..<stageLayers where l < a.slidingLayers.count && a.slidingLayers[l] && a.slidingWindow != nil { w += 1 }
+            windowed = w
+            full = stageLayers - w
+            window = a.slidingWindow ?? 0
+            // `_get_kv_cache_groups_uniform_page_size`: groups of the smaller count's size (the larger
+            // when it is under 1.5x the smaller), padded.
+            if full > 0 && windowed > 0 {
+                let lo = min(full, windowed)
+                let hi = max(full, windowed)
+                groupSize = hi < lo * 3 / 2 ? hi : lo
+                fullGroups = (full + groupSize - 1) / groupSize
+                windowGroups = (windowed + groupSize - 1) / groupSize
+            } else {
+                groupSize = full + windowed
+                fullGroups = full > 0 ? 1 : 0
+                windowGroups = windowed > 0 ? 1 : 0
+            }
+        }
+
+        /// Bytes of one block across a group (every group's block has the same size).
+        func bytesPerBlock(_ block: Int) -> Int { groupSize * perLayerToken * block }
+
+        /// Blocks one request of `len` tokens holds across all groups (`max_memory_usage_bytes`).
+        func blocksPerRequest(_ len: Int, block: Int, batchedTokens: Int) -> Int {
+            let fullBlocks = (len + block - 1) / block
+            let windowTokens = min(window - 1 + batchedTokens, len)
+            let windowBlocks = (windowTokens + block - 1) / block + 1
+            return fullGroups * fullBlocks + windowGroups * windowBlocks
+        }
+    }
+
+    /// The profiling forward's peak at `tokens` tokens on one tensor-parallel rank, in vLLM's fused
+    /// layers: the hidden state and residual, plus the largest of attention (qkv, output) and the
+    /// MLP (gate_up and SiluAndMul's output; for experts, fused_moe's three caches per routed token).
+    static func forwardPeak(_ a: ModelArchitecture, tokens t: Int, tp: Int, elementBytes e: Int) -> Int {
+        let h = a.hiddenSize
+        let base = 2 * e * t * h
+        let q = (a.heads / tp) * a.headDim
+        let kv = max(1, a.kvHeads / tp) * a.headDim
+        let attention = e * t * (q + 2 * kv + q)
+        var mlp = e * t * 3 * ((a.intermediateSize + tp - 1) / tp)
+        if let m = a.moe {
+            let i = (m.expertIntermediate + tp - 1) / tp
+            let routed = t * m.expertsPerToken
+            let experts = e * routed * (3 * i + h) + 4 * t * m.experts + e * t * 3 * ((m.sharedIntermediate + tp - 1) / tp)
+            mlp = max(m.sparse.contains(false) ? mlp : 0, experts)
+        } else if a.experts > 1 {
+            let i = (a.intermediateSize + tp - 1) / tp
+            mlp = e * t * a.expertsPerToken * (3 * i + h) + 4 * t * a.experts
+        }
+        return base + max(attention, mlp)
+    }
+
+    /// The sampler's peak in the profiling run: `rows` logits rows over the whole vocabulary.
+    static func samplerPeak(_ a: ModelArchitecture, rows: Int, elementBytes e: Int) -> Int {
+        rows * a.vocabSize * (e + 4 * samplerFP32Copies)
+    }
+
+    /// What vLLM V1 does on one rank of a replica split `tp` x `pp`, holding `weights` bytes.
+    public static func estimate(
+        _ a: ModelArchitecture, weights: Int, elementBytes e: Int, kvBytes: Int, tp: Int, pp: Int, gpu: GPUType, settings: VLLMSettings
+    ) -> ServingEstimate {
+        let s = resolved(settings, a, gpu: gpu)
+        let (total, measured) = cudaTotal(gpu)
+        let util = s.gpuMemoryUtilization!
+        let mml = s.maxModelLen!
+        let tokens = s.maxNumBatchedTokens!
+        let seqs = s.maxNumSeqs!
+        let block = s.blockSize!
+        let usable = Int((Double(total) * util).rounded(.up))
+        let nonTorch = tp * pp > 1 ? nonTorchTPBytes : nonTorchBytes
+        // `profile_run`: one forward of the batched-token budget split over min(tokens, seqs)
+        // requests, then the sampler on one row per request while the hidden states are held.
+        let rows = min(tokens, seqs)
+        let activation = max(forwardPeak(a, tokens: tokens, tp: tp, elementBytes: e), e * tokens * a.hiddenSize + samplerPeak(a, rows: rows, elementBytes: e))
+        // CUDA graphs (subtracted since v0.21): the largest captured batch's activations, kept in
+        // the graph pool, and each graph's own memory. Capture sizes: 1, 2, 4, 8..248 by 8, 256..max
+        // by 16 with max = min(2 x max_num_seqs, 512, max_num_batched_tokens).
+        var graphs = 0
+        if !s.enforceEager {
+            let largest = min(2 * seqs, 512, tokens)
+            let sizes = [1, 2, 4].filter { $0 <= largest }.count + (largest >= 8 ? min(largest, 248) / 8 : 0)
+                + (largest >= 256 ? (largest - 256) / 16 + 1 : 0)
+            graphs = forwardPeak(a, tokens: largest, tp: tp, elementBytes: e) + sizes * graphBytesPerSize
+        }
+        let kv = usable - weights - nonTorch - activation - graphs
+        let layout = Layout(a, tp: tp, pp: pp, kvBytes: kvBytes)
+        let perBlock = max(layout.bytesPerBlock(block), 1)
+        let blocks = max(kv, 0) / perBlock
+        let perRequest = layout.blocksPerRequest(mml, block: block, batchedTokens: tokens)
+        let needed = perBlock * perRequest
+        // The null block is held back before the check (`_check_enough_kv_cache_memory`).
+        let room = kv - perBlock
+        let fits = room > 0 && needed <= room
+        var longest: Int? = nil
+        var utilNeeded: Double? = nil
+        if !fits {
+            var lo = 0
+            var hi = mml
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if perBlock * layout.blocksPerRequest(mid, block: block, batchedTokens: tokens) <= room { lo = mid } else { hi = mid - 1 }
+            }
+            longest = lo
+            let u = Double(usable - kv + needed + perBlock) / Double(total)
+            utilNeeded = u <= 1 ? (u * 1000).rounded(.up) / 1000 : nil
+        }
+        return ServingEstimate(
+            engine: .vllm, totalBytes: total, totalMeasured: measured, usableBytes: usable, weightsBytes: weights, nonTorchBytes: nonTorch,
+            activationPeakBytes: activation, cudaGraphBytes: graphs, kvCacheBytes: kv, kvBytesPerToken: layout.full * layout.perLayerToken,
+            blockSize: block, blocks: blocks, kvCacheTokens: layout.groups > 0 ? blocks / layout.groups * block : 0,
+            maxConcurrency: perRequest > 0 ? Double(blocks) / Double(perRequest) : 0, maxModelLen: mml, maxNumBatchedTokens: tokens,
+            maxNumSeqs: seqs, gpuMemoryUtilization: util, fits: fits, longestContext: longest, utilizationNeeded: utilNeeded,
+            kvBytesPerRequest: needed)
+    }
+}
