@@ -15,7 +15,7 @@ let package = Package(
         // The executable: only calls the root command.
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
         // In-process timings for bin/bench (estimator and recommendation search).
-        .executableTarget(name: "plan-bench", dependencies: ["MemoryEstimation", "PlanModel", "Inventory", "Placement"]),
+        .executableTarget(name: "plan-bench", dependencies: ["MemoryEstimation", "PlanModel", "Inventory", "Placement", "PlanCore"]),
         // ArgumentParser commands, the run context and output rendering (table, JSON, CSV).
         .target(
             name: "PlanCLI",

@@ -258,7 +258,7 @@ extension CatalogSnapshot {
                 ServerSKU(
                     id: $0.id, name: $0.name, gpu: $0.gpu, gpusPerServer: $0.gpus_per_server,
                     hostMemoryBytes: $0.host_memory_bytes, cpuCores: $0.cpu_cores, listPriceUSD: $0.price_usd,
-                    priceSource: $0.price_source)
+                    priceSource: $0.price_source, fabric: $0.fabric, fabricSource: $0.fabric_source)
             }.sorted { $0.id < $1.id },
             models: s.models.map { CatalogModel(id: $0.id, aliases: $0.aliases, config: $0.config, source: $0.source) }
                 .sorted { $0.id < $1.id })

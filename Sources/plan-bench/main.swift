@@ -4,6 +4,7 @@ import Foundation
 import Inventory
 import MemoryEstimation
 import Placement
+import PlanCore
 import PlanModel
 
 func median(_ runs: Int, _ body: () -> Void) -> Double {
@@ -44,6 +45,29 @@ let ms = median(1001) {
     _ = Estimator.estimate(a, Workload(mode: .train, batch: 1, seq: 4096), ParallelSplit(strategy: .zero3, dp: 16, tp: 8))
 }
 print(String(format: "single estimate llama-3-70b zero3 x16 tp8: %.4f ms (median of 1001)", ms))
+
+// Speed and cost (issue 13): the whole estimate use case with the work stated, over all GPU types.
+func speedCase(_ name: String, _ model: String, _ w: Workload, gpu: String?, _ edit: (inout SpeedRequest) -> Void) throws {
+    var speed = SpeedRequest()
+    edit(&speed)
+    var r = EstimateRequest(
+        model: try ModelResolver.resolve(model, catalog: catalog), workload: w, split: ParallelSplit(), gpu: gpu.flatMap { catalog.gpu(named: $0) },
+        options: EstimateOptions(), dtypeGiven: false, includeMTP: false, strategy: nil, tp: nil, pp: nil, maxRecommendations: 10)
+    r.speed = speed
+    r.skus = catalog.skus
+    var found = 0
+    let ms = median(21) { found = (try? Estimating.run(r, gpus: catalog.gpus).recommendations.count) ?? -1 }
+    print(String(format: "%@: %.3f ms (median of 21; %d recommendations)", name, ms, found))
+}
+try speedCase("estimate+recommend llama-3-8b train, 2B tokens, deadline 24h", "llama-3-8b", Workload(mode: .train, batch: 1, seq: 2048), gpu: nil) {
+    $0.trainTokens = 2e9
+    $0.deadline = 86400
+}
+try speedCase("estimate+recommend llama-3-8b vLLM on h100, speed", "llama-3-8b", Workload(), gpu: "h100-sxm-80gb") { $0.engine = .vllm }
+try speedCase("estimate+recommend llama-3-8b 200 users x 4096 at 20 tok/s (vLLM)", "llama-3-8b", Workload(), gpu: nil) {
+    $0.engine = .vllm
+    $0.target = ServingTarget(users: 200, context: 4096, tokensPerSecond: 20)
+}
 
 // Purchase (issue 12): medium instances and a 1,000-unit one, solved by CBC behind PurchasePlanner.
 struct LCG {

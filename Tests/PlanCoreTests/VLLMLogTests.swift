@@ -55,6 +55,27 @@ import TestSupport
             maxModelLen: 2048, seqs: 256, kvGiB: 2.18),
     ]
 
+    /// Logs plan misses, kept so that a fix shows: vLLM's FP8 and MXFP4 MoE kernels hold more than the
+    /// checkpoint's bytes and a larger profiling peak (docs/estimator.md, §10).
+    static let misses: [Log] = [
+        // vllm-project/vllm issue #21348: Qwen3-235B-A22B-FP8 on 4x H100, TP 4: KV 8.11 GiB, 178,880 tokens.
+        Log(source: "vllm#21348", model: "qwen3-235b-a22b", gpu: "h100-sxm-80gb", tp: 4, dtype: .fp8, utilization: 0.9, kvGiB: 8.11),
+        // vllm-project/vllm issue #27508: gpt-oss-120b (MXFP4) on one H100, utilization 0.95, 1024 batched tokens:
+        // KV 1.71 GiB, refused at the default max_model_len.
+        Log(
+            source: "vllm#27508", model: "gpt-oss-120b", gpu: "h100-sxm-80gb", utilization: 0.95, batchedTokens: 1024, kvGiB: 1.71,
+            started: false),
+    ]
+
+    @Test(arguments: misses)
+    func knownMissesOnQuantizedMoE(_ log: Log) throws {
+        let s = try #require(try Self.estimate(log).serving)
+        let kv = Double(s.kvCacheBytes) / Self.gib
+        withKnownIssue("plan's KV for \(log.model) is \(kv) GiB, the log printed \(log.kvGiB) GiB") {
+            #expect(abs(kv - log.kvGiB) <= max(0.1 * log.kvGiB, 1.5))
+        }
+    }
+
     static func estimate(_ log: Log) throws -> EstimateResult {
         var w = Workload(mode: .infer, dtype: log.dtype ?? .bf16)
         w.gpuMemoryUtilization = log.utilization

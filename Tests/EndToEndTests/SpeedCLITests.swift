@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Serving engines, speed, time to train and cost through the built binary (issue 13).
+@Suite struct SpeedCLITests {
+    func estimate(_ args: [String]) -> RunResult {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        return runPlan(["estimate", "--max-recommendations", "4"] + args, env: ["PLAN_DB": dir.path("never.sqlite")])
+    }
+
+    @Test func vllmServingObjectAddsUpAndSaysWhenItStarts() throws {
+        let r = estimate([
+            "--model", "llama-3-8b", "--gpu", "a100-sxm-40gb", "--engine", "vllm", "--gpu-memory-utilization", "0.9", "--max-model-len",
+            "8192", "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try jsonObject(r.stdout)
+        let s = try #require(j["serving"] as? [String: Any])
+        #expect(s["engine"] as? String == "vllm")
+        let int = { (k: String) in s[k] as? Int ?? -1 }
+        // usable = ceil(39.38 GiB x 0.9) on the A100 40GB's measured CUDA total.
+        #expect(int("usable_bytes") == Int((Double(int("total_bytes")) * 0.9).rounded(.up)))
+        #expect(
+            int("kv_cache_bytes")
+                == int("usable_bytes") - int("weights_bytes") - int("non_torch_bytes") - int("activation_peak_bytes") - int("cuda_graph_bytes"))
+        #expect(int("weights_bytes") == 16_060_522_496)
+        // 32 layers x 8 KV heads x 128 x 2 x 2 bytes a token, 16-token blocks.
+        #expect(int("kv_bytes_per_token") == 131_072)
+        #expect(int("num_gpu_blocks") == int("kv_cache_bytes") / (16 * 131_072))
+        #expect(int("kv_cache_tokens") == int("num_gpu_blocks") * 16)
+        #expect(int("max_num_batched_tokens") == 2048 && int("max_num_seqs") == 256)  // vLLM's A100 defaults
+        #expect(s["fits"] as? Bool == true && j["fits"] as? Bool == true)
+        let t = try #require(j["throughput"] as? [String: Any])
+        for key in [
+            "decode_tokens_per_s", "decode_tokens_per_s_per_sequence", "time_per_output_token_s", "prefill_tokens_per_s",
+            "time_to_first_token_s", "roofline_decode_tokens_per_s_per_sequence", "cost_per_million_tokens",
+        ] {
+            #expect(t[key] as? Double != nil, "throughput lacks \(key)")
+        }
+        #expect((t["decode_tokens_per_s_per_sequence"] as! Double) <= (t["roofline_decode_tokens_per_s_per_sequence"] as! Double))
+    }
+
+    @Test func aContextThatDoesNotFitIsRefusedInVLLMsTerms() throws {
+        // Llama-3.1-8B's default max_model_len is 131,072: 16 GiB of KV for one request, more than an RTX 4090 has left.
+        let r = estimate(["--model", "llama-3.1-8b", "--gpu", "rtx-4090-24gb", "--engine", "vllm", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try jsonObject(r.stdout)
+        let s = try #require(j["serving"] as? [String: Any])
+        #expect(s["fits"] as? Bool == false && j["fits"] as? Bool == false)
+        let longest = try #require(s["longest_context"] as? Int)
+        #expect(longest > 0 && longest < 131_072)
+        let warnings = try #require(j["warnings"] as? [String])
+        #expect(warnings.contains { $0.contains("vLLM would not start") && $0.contains("--max-model-len \(longest)") })
+        let table = estimate(["--model", "llama-3.1-8b", "--gpu", "rtx-4090-24gb", "--engine", "vllm"])
+        #expect(table.stdout.contains("Does not start on one rtx-4090-24gb with vLLM"))
+    }
+
+    @Test func trainingTimeAndTheDeadline() throws {
+        let r = estimate([
+            "--model", "llama-3-8b", "--mode", "train", "--gpu", "h100-sxm-80gb", "--gpus", "8", "--strategy", "zero3", "--train-tokens", "2B",
+            "--format", "json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try jsonObject(r.stdout)
+        let t = try #require(j["training_time"] as? [String: Any])
+        let seconds = try #require(t["time_s"] as? Double)
+        let hours = try #require(t["gpu_hours"] as? Double)
+        #expect(abs(hours - seconds * 8 / 3600) < 1e-6)
+        #expect(abs((t["run_cost"] as! Double) - hours * (t["hourly_usd"] as! Double)) < 1e-6)
+        #expect((t["implied_mfu"] as! Double) <= 0.4 + 1e-9)
+        // The deadline keeps only what meets it, cheapest run first.
+        let fast = try jsonObject(
+            estimate(["--model", "llama-3-8b", "--mode", "train", "--train-tokens", "2B", "--deadline", "12h", "--format", "json"]).stdout)
+        let recs = try #require(fast["recommendations"] as? [[String: Any]])
+        #expect(!recs.isEmpty)
+        for rec in recs { #expect((rec["time_s"] as! Double) <= 12 * 3600) }
+        let costs = recs.map { $0["run_cost"] as! Double }
+        #expect(costs == costs.sorted())
+    }
+
+    @Test func servingToATargetSizesReplicas() throws {
+        let r = estimate(["--model", "llama-3-8b", "--users", "200", "--context", "4096", "--tokens-per-s", "20", "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let recs = try #require(try jsonObject(r.stdout)["recommendations"] as? [[String: Any]])
+        #expect(!recs.isEmpty)
+        for rec in recs {
+            let replicas = rec["replicas"] as! Int
+            #expect(rec["gpus_total"] as? Int == replicas * (rec["count"] as! Int))
+            // Aggregate decode carries 200 users at 20 tokens/s each.
+            #expect((rec["decode_tokens_per_s"] as! Double) >= 200 * 20 * 0.999)
+        }
+        let perHour = recs.map { Double($0["gpus_total"] as! Int) * ($0["hourly_usd"] as! Double) }
+        #expect(perHour == perHour.sorted())
+    }
+
+    @Test func badSpeedInputIsOneLineNamingTheValue() {
+        let cases: [([String], String)] = [
+            (["--model", "llama-3-8b", "--max-model-len", "4096"], "--max-model-len is a vLLM setting; add --engine vllm"),
+            (["--model", "llama-3-8b", "--engine", "vllm", "--max-num-seqs", "0"], "invalid --max-num-seqs 0"),
+            (["--model", "llama-3-8b", "--mode", "train", "--train-tokens", "lots"], "invalid --train-tokens 'lots'"),
+            (["--model", "llama-3-8b", "--train-tokens", "2B"], "--train-tokens applies to training; add --mode train"),
+            (["--model", "llama-3-8b", "--mode", "train", "--deadline", "1d"], "--deadline needs --train-tokens"),
+            (["--model", "llama-3-8b", "--mode", "train", "--train-tokens", "1B", "--deadline", "soon"], "invalid --deadline 'soon'"),
+            (["--model", "llama-3-8b", "--users", "10"], "serving to a target needs --users, --context and --tokens-per-s together"),
+            (["--model", "llama-3-8b", "--mfu", "1.5"], "invalid --mfu 1.5"),
+            (["--model", "llama-3-8b", "--engine", "sglang"], "sglang"),
+        ]
+        for (args, message) in cases {
+            let r = estimate(args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count <= 2, "\(args): \(r.stderr)")
+        }
+    }
+
+    @Test func hourlyPricesAreListedAndYoursAreKept() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let env = ["PLAN_DB": dir.path("p.sqlite")]
+        let set = runPlan(["gpus", "set-price", "h100", "--hourly", "2.25", "--format", "json"], env: env)
+        #expect(set.status == 0, "\(set.stderr)")
+        let row = try #require(try jsonArray(set.stdout).first)
+        #expect(row["id"] as? String == "h100-sxm-80gb" && row["hourly_usd"] as? Double == 2.25)
+        #expect(row["bf16_tflops"] as? Double == 989 || row["bf16_tflops"] as? Int == 989)
+        // The estimate prices the GPU-hour with yours.
+        let e = runPlan(
+            ["estimate", "--model", "llama-3-8b", "--gpu", "h100-sxm-80gb", "--max-recommendations", "0", "--format", "json"], env: env)
+        #expect((try jsonObject(e.stdout)["throughput"] as? [String: Any])?["hourly_usd"] as? Double == 2.25)
+        let bad = runPlan(["gpus", "set-price", "h100", "--hourly", "-1"], env: env)
+        #expect(bad.status != 0 && bad.stderr.contains("invalid --hourly -1"))
+        let unknown = runPlan(["gpus", "set-price", "nope", "--hourly", "1"], env: env)
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown GPU 'nope'"))
+        let reset = runPlan(["gpus", "set-price", "h100", "--reset", "--format", "json"], env: env)
+        #expect(try jsonArray(reset.stdout).first?["hourly_usd"] as? Double == 3.99)
+    }
+
+    @Test func aJobStatedByItsTrafficGetsTheReplicasItNeeds() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let env = ["PLAN_DB": dir.path("p.sqlite")]
+        #expect(runPlan(["server", "add", "h", "--gpu", "h100-sxm-80gb", "--gpus", "8", "--count", "2"], env: env).status == 0)
+        let add = runPlan(
+            [
+                "job", "add", "chat", "--model", "llama-3.1-8b", "--mode", "infer", "--engine", "vllm", "--max-model-len", "8192", "--users", "400",
+                "--context", "4096", "--tokens-per-s", "30",
+            ], env: env)
+        #expect(add.status == 0, "\(add.stderr)")
+        let before = try dumpDatabase(dir.path("p.sqlite"))
+        let dry = runPlan(["place", "--dry-run", "--format", "json"], env: env)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(try dumpDatabase(dir.path("p.sqlite")) == before)
+        let placed = runPlan(["place", "--format", "json"], env: env)
+        let items = try #require(try jsonObject(placed.stdout)["placed"] as? [[String: Any]])
+        // 400 users of 4,096 tokens at 30 tokens/s: 100 a replica fit an H100's KV cache at that speed.
+        let replicas = items.count
+        #expect(replicas >= 2 && items.allSatisfy { $0["job"] as? String == "chat" })
+        let jobs = try jsonArray(runPlan(["jobs", "--format", "json"], env: env).stdout)
+        #expect(jobs.first?["replicas"] as? Int == replicas)
+        #expect(jobs.first?["state"] as? String == "placed")
+        // Traffic and --replicas together, or traffic on a training job, are refused and add nothing.
+        let both = runPlan(
+            ["job", "add", "x", "--model", "llama-3-8b", "--mode", "infer", "--users", "5", "--context", "100", "--tokens-per-s", "10", "--replicas", "2"],
+            env: env)
+        #expect(both.status != 0 && both.stderr.contains("drop --replicas"))
+        let train = runPlan(["job", "add", "y", "--model", "llama-3-8b", "--mode", "train", "--engine", "vllm"], env: env)
+        #expect(train.status != 0)
+        #expect(try jsonArray(runPlan(["jobs", "--format", "json"], env: env).stdout).count == 1)
+    }
+}
