@@ -63,6 +63,6 @@ let package = Package(
         // Runs the built `plan` binary as a user would.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["plan", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["plan", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")], exclude: ["Fixtures"]),
     ]
 )

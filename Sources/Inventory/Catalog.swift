@@ -121,6 +121,20 @@ extension PlanStore {
         }
     }
 
+    /// Names a GPU type by another product name (kept across re-seeding: seeding never removes aliases).
+    public func addGPUAlias(_ raw: String, gpu name: String) throws -> GPUType {
+        let alias = try Names.checked(raw, .label("alias"))
+        return try write { db in
+            let gpus = try Self.fetchGPUTypes(db)
+            guard let g = GPUType.named(name, in: gpus) else { throw StoreError.unknownGPU(id: name, valid: gpus.map(\.id)) }
+            if let other = try String.fetchOne(db, sql: "SELECT gpu_id FROM gpu_aliases WHERE alias = ?", arguments: [alias]), other != g.id {
+                throw StoreError.gpuAliasTaken(alias: alias, gpu: other)
+            }
+            try db.execute(sql: "INSERT INTO gpu_aliases (alias, gpu_id) VALUES (?, ?) ON CONFLICT(alias) DO NOTHING", arguments: [alias, g.id])
+            return try Self.fetchGPUTypes(db).first { $0.id == g.id }!
+        }
+    }
+
     static func resolveGPUTypeID(_ name: String, _ db: Database) throws -> String? {
         GPUType.named(name, in: try fetchGPUTypes(db))?.id
     }

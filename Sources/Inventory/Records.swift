@@ -123,6 +123,7 @@ struct ServerRow: TableRow {
     static let databaseTableName = "servers"
     enum Columns: String, CaseIterable, ColumnExpression {
         case id, name, gpuTypeID = "gpu_type_id", gpuCount = "gpu_count", hostMemoryBytes = "host_memory_bytes", site, rack, fabric
+        case source, state, partitions, gresType = "gres_type"
     }
     var id: Int
     var name: String
@@ -133,6 +134,7 @@ struct ServerRow: TableRow {
     var rack: String
     /// NULL for servers added before migration 0004 (see `PlanStore.usualFabrics`).
     var fabric: String?
+    var origin: ServerOrigin
 
     init(row: Row) throws {
         id = row[0]
@@ -143,6 +145,13 @@ struct ServerRow: TableRow {
         site = row[5]
         rack = row[6]
         fabric = row[7]
+        let source: String = row[8]
+        let state: String = row[9]
+        guard let src = FleetSource(rawValue: source) else { throw StoreError.unknownStoredValue(path: "", table: "servers", column: "source", value: source) }
+        guard let st = NodeState(rawValue: state) else { throw StoreError.unknownStoredValue(path: "", table: "servers", column: "state", value: state) }
+        let partitions: String = row[10]
+        origin = ServerOrigin(
+            source: src, state: st, partitions: partitions.isEmpty ? [] : partitions.split(separator: ",").map(String.init), gresType: row[11])
     }
 }
 

@@ -9,30 +9,46 @@ extension PlanStore {
     public func addServers(_ specs: [NewServer]) throws -> Int {
         try write { db in
             let gpuTypes = try Self.fetchGPUTypes(db)
-            let usual = try Self.usualSKUs(db)
             var names = Set(try String.fetchAll(db, sql: "SELECT name FROM servers"))
-            let insertServer = try db.cachedStatement(
-                sql: "INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack, fabric) VALUES (?, ?, ?, ?, ?, ?, ?)")
-            let insertGPU = try db.cachedStatement(
-                sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (?, ?, ?, ?)")
+            var checked: [NewServer] = []
+            checked.reserveCapacity(specs.count)
             for (i, spec) in specs.enumerated() {
                 let s = try Self.validated(spec, index: i)
-                guard let t = GPUType.named(s.gpu, in: gpuTypes) else {
+                guard GPUType.named(s.gpu, in: gpuTypes) != nil else {
                     throw RowError(index: i, .unknownServerGPU(gpu: s.gpu, valid: gpuTypes.map(\.id)))
                 }
                 guard !names.contains(s.name) else {
                     throw RowError(index: i, .duplicateServer(name: s.name))
                 }
                 names.insert(s.name)
-                let host = s.hostMemoryBytes ?? usual["\(t.id)/\(s.gpus)"]?.hostMemoryBytes ?? Self.defaultHostMemory(gpuMemory: t.memoryBytes, gpus: s.gpus)
-                let fabric = s.fabric ?? usual["\(t.id)/\(s.gpus)"]?.fabric ?? Fabric.none.id
-                try insertServer.execute(arguments: [s.name, t.id, s.gpus, host, s.site, s.rack, fabric])
-                let serverID = db.lastInsertedRowID
-                for idx in 0..<s.gpus {
-                    try insertGPU.execute(arguments: [serverID, idx, t.id, t.memoryBytes])
-                }
+                checked.append(s)
             }
+            try Self.insertServers(checked, gpuTypes: gpuTypes, usual: try Self.usualSKUs(db), db)
             return specs.count
+        }
+    }
+
+    /// Inserts checked servers and one row per GPU; host memory and fabric default to the usual SKU's.
+    static func insertServers(_ servers: [NewServer], gpuTypes: [GPUType], usual: [String: ServerSKURow], _ db: Database) throws {
+        let insertServer = try db.cachedStatement(
+            sql: """
+                INSERT INTO servers (name, gpu_type_id, gpu_count, host_memory_bytes, site, rack, fabric, source, state, partitions, gres_type)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let insertGPU = try db.cachedStatement(
+            sql: "INSERT INTO gpus (server_id, idx, gpu_type_id, memory_bytes) VALUES (?, ?, ?, ?)")
+        for s in servers {
+            let t = GPUType.named(s.gpu, in: gpuTypes)!
+            let host = s.hostMemoryBytes ?? usual["\(t.id)/\(s.gpus)"]?.hostMemoryBytes ?? Self.defaultHostMemory(gpuMemory: t.memoryBytes, gpus: s.gpus)
+            let fabric = s.fabric ?? usual["\(t.id)/\(s.gpus)"]?.fabric ?? Fabric.none.id
+            try insertServer.execute(arguments: [
+                s.name, t.id, s.gpus, host, s.site, s.rack, fabric, s.origin.source.rawValue, s.origin.state.rawValue,
+                s.origin.partitions.joined(separator: ","), s.origin.gresType,
+            ])
+            let serverID = db.lastInsertedRowID
+            for idx in 0..<s.gpus {
+                try insertGPU.execute(arguments: [serverID, idx, t.id, t.memoryBytes])
+            }
         }
     }
 
@@ -112,7 +128,7 @@ extension PlanStore {
                 ServerInfo(
                     id: s.id, name: s.name, gpuType: s.gpuTypeID, gpuCount: s.gpuCount, gpuMemoryBytes: slots.map(\.memoryBytes).min() ?? 0,
                     hostMemoryBytes: s.hostMemoryBytes, site: s.site, rack: s.rack, gpus: slots,
-                    fabric: s.fabric ?? usual["\(s.gpuTypeID)/\(s.gpuCount)"]?.fabric ?? Fabric.none.id))
+                    fabric: s.fabric ?? usual["\(s.gpuTypeID)/\(s.gpuCount)"]?.fabric ?? Fabric.none.id, origin: s.origin))
         }
         result.sort { naturalLess($0.name, $1.name) }
         return result
@@ -134,24 +150,11 @@ extension PlanStore {
                 let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM servers") ?? 0
                 throw StoreError.unknownServer(name: name, known: count)
             }
-            let jobs = try String.fetchAll(
-                db,
-                sql: """
-                    SELECT DISTINCT j.name FROM jobs j JOIN placements p ON p.job_id = j.id
-                    JOIN placement_gpus pg ON pg.placement_id = p.id JOIN gpus g ON g.id = pg.gpu_id
-                    WHERE g.server_id = ? ORDER BY j.name
-                    """, arguments: [id])
+            let jobs = try Self.jobsOn(server: id, db)
             if !jobs.isEmpty && !force {
                 throw StoreError.serverRunsJobs(server: name, jobs: jobs)
             }
-            if !jobs.isEmpty {
-                try db.execute(
-                    sql: """
-                        DELETE FROM placements WHERE job_id IN (
-                            SELECT p.job_id FROM placements p JOIN placement_gpus pg ON pg.placement_id = p.id
-                            JOIN gpus g ON g.id = pg.gpu_id WHERE g.server_id = ?)
-                        """, arguments: [id])
-            }
+            try Self.unplaceJobs(onServer: id, db)
             try db.execute(sql: "DELETE FROM servers WHERE id = ?", arguments: [id])
             return Removal(server: name, unplacedJobs: jobs.sorted(by: naturalLess))
         }

@@ -73,6 +73,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     /// Only a job with every replica placed can be pinned.
     case pinUnplaced(name: String, placed: Int, replicas: Int)
     case serverRunsJobs(server: String, jobs: [String])
+    /// A sync would change the GPUs of a server that runs jobs.
+    case serverChangeRunsJobs(server: String, change: String, jobs: [String])
     case unknownSKU(id: String, valid: [String])
     case duplicateSKU(id: String)
     case unknownGPU(id: String, valid: [String])
@@ -80,6 +82,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case modelConfigTooLarge(model: String, limit: Int)
     case duplicateModel(id: String)
     case aliasTaken(alias: String)
+    case gpuAliasTaken(alias: String, gpu: String)
     case aliasRepeated
 
     private static let changedOutside = "the file was changed outside plan: restore it from a backup"
@@ -167,6 +170,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .serverRunsJobs(let server, let jobs):
             "server '\(server)' runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
                 + "unplace them first or remove the server with force to unplace them"
+        case .serverChangeRunsJobs(let server, let change, let jobs):
+            "server '\(server)' changes (\(change)) but runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
+                + "unplace them first or sync with force to unplace them"
         case .unknownSKU(let id, let valid): "unknown server SKU '\(id)'; valid SKUs: \(valid.joined(separator: ", "))"
         case .duplicateSKU(let id):
             "a server SKU with id '\(id)' already exists; choose another id or use `plan skus set-price`"
@@ -177,6 +183,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             "the config of model '\(model)' is larger than \(limit) bytes; plan stores configs up to 1 MiB"
         case .duplicateModel(let id): "a model named '\(id)' already exists; choose another id"
         case .aliasTaken(let alias): "the alias '\(alias)' already names a model; choose another alias"
+        case .gpuAliasTaken(let alias, let gpu): "the name '\(alias)' already names GPU type '\(gpu)'; choose another name"
         case .aliasRepeated: "an alias is given twice; give each alias once"
         }
     }

@@ -32,8 +32,8 @@ public struct CapacityReport: Sendable {
     public static func compute(_ servers: [ServerInfo], perServer: Bool = true) -> CapacityReport {
         let rows = servers.map { s in
             ServerRow(
-                name: s.name, gpu: s.gpuType, gpus: s.gpuCount, freeGpus: s.freeGPUs,
-                freeMemoryBytes: s.gpus.filter { $0.job == nil }.reduce(0) { $0 + $1.memoryBytes }, largestBlockGpus: s.freeGPUs)
+                name: s.name, gpu: s.gpuType, gpus: s.gpuCount, freeGpus: s.availableGPUs.count,
+                freeMemoryBytes: s.availableGPUs.reduce(0) { $0 + $1.memoryBytes }, largestBlockGpus: s.availableGPUs.count)
         }
         var types: [TypeRow] = []
         for t in Set(servers.map(\.gpuType)).sorted() {

@@ -288,7 +288,8 @@ public enum FleetState {
     /// Planner servers (in `servers` order) with free GPUs; `ignoring` placements count as free.
     public static func planner(_ servers: [ServerInfo], ignoring: Set<String> = []) -> [ServerState] {
         servers.map { s in
-            let free = s.gpus.filter { $0.job == nil || ignoring.contains($0.job!) }
+            // A server that takes no new work (cordoned, drained, down) keeps what it holds and offers nothing.
+            let free = s.takesWork ? s.gpus.filter { $0.job == nil || ignoring.contains($0.job!) } : []
             let hostUsed = s.gpus.filter { $0.job != nil && !ignoring.contains($0.job!) }.reduce(0) { $0 + $1.hostBytes }
             let fabric = Fabric.named(s.fabric) ?? .none
             return ServerState(

@@ -13,10 +13,14 @@ public struct NewServer: Sendable, Equatable {
     public var rack: String
     /// Inter-server fabric id (`Fabric.all`); nil: the matching seeded SKU's, else "none".
     public var fabric: String?
+    /// Where it was imported from, what its scheduler says of it, its Slurm partitions and GRES type.
+    public var origin: ServerOrigin = ServerOrigin()
 
     public init(
-        name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "", fabric: String? = nil
+        name: String, gpu: String, gpus: Int, hostMemoryBytes: Int? = nil, site: String = "", rack: String = "", fabric: String? = nil,
+        origin: ServerOrigin = ServerOrigin()
     ) {
+        self.origin = origin
         self.name = name
         self.gpu = gpu
         self.gpus = gpus
@@ -24,6 +28,41 @@ public struct NewServer: Sendable, Equatable {
         self.site = site
         self.rack = rack
         self.fabric = fabric
+    }
+}
+
+/// The cluster a server was imported from; `.manual` for servers added by hand or from plan's CSV/JSON.
+public enum FleetSource: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+    case manual = ""
+    case kubernetes
+    case slurm
+    case nvidiaSMI = "nvidia-smi"
+}
+
+/// What a cluster's scheduler says of a node. Only a ready server takes new work; the others are
+/// kept and marked (Kubernetes: cordoned, NotReady; Slurm: DRAIN, DOWN).
+public enum NodeState: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+    case ready
+    case unschedulable
+    case notReady = "not-ready"
+    case drain
+    case down
+}
+
+/// Where a server came from and what its cluster knows of it.
+public struct ServerOrigin: Sendable, Equatable, Hashable {
+    public var source: FleetSource
+    public var state: NodeState
+    /// Slurm partitions, in the order the node lists them.
+    public var partitions: [String]
+    /// The GRES type of its GPUs in Slurm (`gpu:<type>:<n>`), "" when unknown.
+    public var gresType: String
+
+    public init(source: FleetSource = .manual, state: NodeState = .ready, partitions: [String] = [], gresType: String = "") {
+        self.source = source
+        self.state = state
+        self.partitions = partitions
+        self.gresType = gresType
     }
 }
 
@@ -115,13 +154,19 @@ public struct ServerInfo: Sendable, Equatable {
     public var gpus: [GPUSlot]
     /// Its inter-server fabric id (`Fabric.all`).
     public var fabric: String
+    public var origin: ServerOrigin
 
     public var freeGPUs: Int { gpus.count(where: { $0.job == nil }) }
+    /// Whether it takes new work: its cluster says it is ready (not cordoned, drained or down).
+    public var takesWork: Bool { origin.state == .ready }
+    /// The GPUs new work may use: the free ones of a server that takes work.
+    public var availableGPUs: [GPUSlot] { takesWork ? gpus.filter { $0.job == nil } : [] }
 
     public init(
         id: Int, name: String, gpuType: String, gpuCount: Int, gpuMemoryBytes: Int, hostMemoryBytes: Int, site: String, rack: String,
-        gpus: [GPUSlot], fabric: String = "none"
+        gpus: [GPUSlot], fabric: String = "none", origin: ServerOrigin = ServerOrigin()
     ) {
+        self.origin = origin
         self.fabric = fabric
         self.id = id
         self.name = name
@@ -385,3 +430,31 @@ public protocol InventoryStore {
     /// Reads a snapshot, computes and applies under the write lock: the fallback for a busy store.
     func applyLocked<T>(_ body: (PlanningSnapshot) throws -> (PlanChanges, T)) throws -> T
 }
+
+/// What syncing the fleet with a cluster's node list does (or, in a dry run, would do).
+public struct SyncReport: Sendable, Equatable {
+    public struct Change: Sendable, Equatable {
+        public var server: String
+        /// "field: before -> after" for each field that changes.
+        public var fields: [String]
+
+        public init(server: String, fields: [String]) {
+            self.server = server
+            self.fields = fields
+        }
+    }
+    public var added: [String] = []
+    public var changed: [Change] = []
+    public var unchanged = 0
+    /// Servers imported from the same source that the list no longer has.
+    public var missing: [String] = []
+    /// Missing servers removed (`prune`).
+    public var removed: [String] = []
+    /// Jobs unplaced because their server changed GPUs or was removed (`force`).
+    public var unplacedJobs: [String] = []
+    /// A dry run found changes that would be refused without `force` (they unplace `unplacedJobs`).
+    public var needsForce = false
+
+    public init() {}
+}
+

@@ -14,7 +14,7 @@ struct GPUs: PlanCommand {
             reference purchase prices and on-demand prices per GPU-hour, with their sources in the JSON and Seeds/SOURCES.md. \
             An hourly price you set (set-price) is kept when the catalog is re-seeded.
             """,
-        subcommands: [GPUList.self, GPUSetPrice.self], defaultSubcommand: GPUList.self)
+        subcommands: [GPUList.self, GPUSetPrice.self, GPUAlias.self], defaultSubcommand: GPUList.self)
 
     @OptionGroup var global: GlobalOptions
     func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }

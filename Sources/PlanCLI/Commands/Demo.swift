@@ -15,8 +15,12 @@ struct Demo: PlanCommand {
 
             The demo never touches your inventory: it uses ${XDG_DATA_HOME:-$HOME/.local/share}/plan/demo.sqlite \
             (PLAN_DB is ignored), or the database given with --db.
+
+            --jobs-only adds just the example jobs to the database given with --db (for example a fleet you imported) \
+            and stops; `plan place` then places them there.
             """)
     @OptionGroup var global: GlobalOptions
+    @Flag(name: .customLong("jobs-only"), help: "Add only the example jobs to the --db database, and stop.") var jobsOnly = false
 
     static let servers: [NewServer] = [
         NewServer(name: "demo-h100-1", gpu: "h100-sxm-80gb", gpus: 8, site: "demo", rack: "r1"),
@@ -41,6 +45,9 @@ struct Demo: PlanCommand {
     ]
 
     func run(in ctx: Context) throws {
+        if jobsOnly && (ctx.dbOverride ?? "").isEmpty {
+            throw PlanError.usage("--jobs-only adds the example jobs to a database of yours: give --db PATH")
+        }
         if (ctx.dbOverride ?? "").isEmpty {
             let path = ctx.demoDatabasePath
             try? FileManager.default.createDirectory(
@@ -50,13 +57,17 @@ struct Demo: PlanCommand {
         let store = try ctx.store()
         let existing = Set(try store.servers().map(\.name))
         let missing = Self.servers.filter { !existing.contains($0.name) }
-        if !missing.isEmpty { try store.addServers(missing) }
+        if !missing.isEmpty && !jobsOnly { try store.addServers(missing) }
         let known = Set(try store.jobs().map(\.name))
         let catalog = try store.catalog()
         let newJobs = try Self.jobs.filter { !known.contains($0["name"]!) }.map {
             try JobInput(row: $0, where_: "demo job \($0["name"]!)").validated(catalog: catalog)
         }
         if !newJobs.isEmpty { try store.addJobs(newJobs) }
+        if jobsOnly {
+            ctx.out.line("added \(newJobs.count) example job(s) to \(store.path); run `plan place` to place them")
+            return
+        }
 
         ctx.out.line("== Example cluster (database: \(store.path))")
         ctx.out.render(try store.servers().filter { $0.name.hasPrefix("demo-") }.map(ServerItem.init), .table)

@@ -53,8 +53,14 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
     var fabric: String
     var fabricBytesPerS: Int
     var allocations: [Slot]
+    var state: String
+    var source: String
+    var partitions: [String]
 
     init(_ s: ServerInfo) {
+        state = s.origin.state.rawValue
+        source = s.origin.source == .manual ? "manual" : s.origin.source.rawValue
+        partitions = s.origin.partitions
         fabric = s.fabric
         fabricBytesPerS = Fabric.named(s.fabric)?.bytesPerSecond ?? 0
         name = s.name
@@ -71,18 +77,20 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
     /// Only the table shows it; JSON and CSV listings of a large fleet do not pay for it.
     var holds: String { Self.holds(allocations) }
 
-    static let csvHeader = ["name", "gpu", "gpus", "gpu_memory_bytes", "free_gpus", "host_memory_bytes", "site", "rack", "fabric"]
+    static let csvHeader = [
+        "name", "gpu", "gpus", "gpu_memory_bytes", "free_gpus", "host_memory_bytes", "site", "rack", "fabric", "state", "source",
+    ]
     var csvRow: [String] {
-        [name, gpu, String(gpus), String(gpuMemoryBytes), String(freeGpus), String(hostMemoryBytes), site, rack, fabric]
+        [name, gpu, String(gpus), String(gpuMemoryBytes), String(freeGpus), String(hostMemoryBytes), site, rack, fabric, state, source]
     }
-    static let tableHeader = ["NAME", "GPU", "GPUS", "FREE", "GPU MEMORY", "HOST MEMORY", "SITE", "RACK", "FABRIC", "HOLDS"]
+    static let tableHeader = ["NAME", "GPU", "GPUS", "FREE", "GPU MEMORY", "HOST MEMORY", "SITE", "RACK", "FABRIC", "STATE", "HOLDS"]
     static let rightAligned: Set<Int> = [2, 3, 4, 5]
     var tableRow: [String] {
-        [name, gpu, String(gpus), String(freeGpus), Human.gib(gpuMemoryBytes), Human.gib(hostMemoryBytes), site, rack, fabric, holds]
+        [name, gpu, String(gpus), String(freeGpus), Human.gib(gpuMemoryBytes), Human.gib(hostMemoryBytes), site, rack, fabric, state, holds]
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, gpu, gpus, gpuMemoryBytes, freeGpus, hostMemoryBytes, site, rack, fabric, fabricBytesPerS, allocations
+        case name, gpu, gpus, gpuMemoryBytes, freeGpus, hostMemoryBytes, site, rack, fabric, fabricBytesPerS, allocations, state, source, partitions
     }
 
     /// What `Encodable` would give (absent optionals are left out), built directly: the listing of
@@ -98,11 +106,14 @@ struct ServerItem: Listing, JSONWriter.DirectJSON {
             if let r = a.replica { n.append(.int(r), key: "replica") }
             slots.append(.node(n))
         }
+        let parts = JSONWriter.Node(isArray: true)
+        for p in partitions { parts.append(.string(p)) }
         return JSONWriter.object([
             "allocations": .node(slots), "fabric": .string(fabric), "fabric_bytes_per_s": .int(fabricBytesPerS),
             "free_gpus": .int(freeGpus), "gpu": .string(gpu), "gpu_memory_bytes": .int(gpuMemoryBytes),
             "gpus": .int(gpus), "host_memory_bytes": .int(hostMemoryBytes), "name": .string(name), "rack": .string(rack),
-            "site": .string(site),
+            "site": .string(site), "state": .string(state), "source": .string(source),
+            "partitions": .node(parts),
         ])
     }
 
@@ -184,8 +195,8 @@ struct AddServer: PlanCommand {
 
 struct Import: PlanCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import many servers or jobs from CSV or JSON, all rows or none.",
-        subcommands: [ImportServers.self, ImportJobs.self])
+        abstract: "Import servers or jobs from CSV or JSON, or sync servers with a cluster (Kubernetes, Slurm, nvidia-smi); all or none.",
+        subcommands: [ImportServers.self, ImportJobs.self, ImportKubernetes.self, ImportSlurm.self, ImportNvidiaSMI.self])
     @OptionGroup var global: GlobalOptions
     /// A group: on its own it prints its help (and the subcommands) rather than nothing.
     func run(in ctx: Context) throws { throw CleanExit.helpRequest(Self.self) }

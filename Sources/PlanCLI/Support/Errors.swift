@@ -81,6 +81,9 @@ extension StoreError {
         case .serverRunsJobs(let server, let jobs):
             "server '\(server)' runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
                 + "unplace them first or pass --force to unplace them"
+        case .serverChangeRunsJobs(let server, let change, let jobs):
+            "server '\(server)' changes (\(change)) but runs \(jobs.count) placed job(s) (\(jobs.joined(separator: ", "))); "
+                + "unplace them first or pass --force to unplace them"
         case .duplicateModel(let id): "a model named '\(id)' already exists; choose another --id"
         case .aliasTaken(let alias): "the alias '\(alias)' already names a model; choose another --alias"
         case .aliasRepeated: "an --alias is given twice; give each alias once"
