@@ -95,7 +95,7 @@ public enum HTML {
         .sw{display:inline-block;width:14px;height:14px;border:1px solid #777;vertical-align:middle}
         .map{max-height:80vh;overflow:auto;border:1px solid #ddd;padding:4px 8px}
         .srv{display:flex;align-items:center;gap:8px;margin:2px 0;min-height:22px}
-        .sn{flex:0 0 230px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-size:12px}
+        .sn{flex:0 0 290px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-size:12px}
         .cells{display:flex;flex-wrap:wrap;gap:2px}
         .g{position:relative;display:inline-block;width:20px;height:20px;font-size:10px;line-height:20px;text-align:center;border:1px solid #777;background:var(--free);color:#000;outline-offset:1px}
         .g:hover,.g:focus{outline:2px solid #000}
