@@ -102,7 +102,8 @@ public struct FleetPicture: Sendable {
         public static func parts(of e: MemoryEstimate) -> [Component] {
             var parts = [
                 ("weights", e.weights), ("gradients", e.gradients), ("optimizer_states", e.optimizerStates),
-                ("master_weights", e.masterWeights), ("activations", e.activations), ("kv_cache", e.kvCache), ("overhead", e.overhead),
+                ("master_weights", e.masterWeights), ("activations", e.activations), ("kv_cache", e.kvCache),
+                ("overhead", e.overhead),
             ].map { Component(name: $0.0, bytes: $0.1) }
             if e.total > e.componentsTotal { parts.append(Component(name: "reserved", bytes: e.total - e.componentsTotal)) }
             return parts
@@ -166,8 +167,11 @@ public struct FleetPicture: Sendable {
         let keyOf = Dictionary(uniqueKeysWithValues: legendJobs.enumerated().map { ($1, $0 + 1) })
         var held: [String: Int] = [:]
         for s in snap.servers { for g in s.gpus { if let j = g.job { held[j, default: 0] += 1 } } }
-        let legend = legendJobs.map { LegendEntry(key: keyOf[$0]!, job: $0, pinned: jobs[$0]?.job.pinned ?? false, gpus: held[$0] ?? 0) }
-        let map = fleetMap(snap.servers, jobs: jobs, placements: placements, keyOf: keyOf, cellLimit: cellLimit, foldLimit: foldLimit)
+        let legend = legendJobs.map {
+            LegendEntry(key: keyOf[$0]!, job: $0, pinned: jobs[$0]?.job.pinned ?? false, gpus: held[$0] ?? 0)
+        }
+        let map = fleetMap(
+            snap.servers, jobs: jobs, placements: placements, keyOf: keyOf, cellLimit: cellLimit, foldLimit: foldLimit)
 
         var sizer = Sizer(catalog: snap.catalog.gpus, servers: snap.servers)
         let memory = memorySection(snap, sizer: &sizer, barLimit: barLimit)
@@ -175,17 +179,25 @@ public struct FleetPicture: Sendable {
         let (_, dry) = try PlaceRun.compute(snap, only: [], repack: false)
         var byJob: [(String, Int, String)] = []
         for u in dry.unplaced {
-            if let last = byJob.last, last.0 == u.job { byJob[byJob.count - 1].1 += 1 } else { byJob.append((u.job, 1, u.reason)) }
+            if let last = byJob.last, last.0 == u.job {
+                byJob[byJob.count - 1].1 += 1
+            } else {
+                byJob.append((u.job, 1, u.reason))
+            }
         }
         let unplaced = byJob.prefix(unplacedLimit).map { Unplaced(job: $0.0, units: $0.1, reason: $0.2) }
-        let fitsNow = dry.placed.map { $0.replica > 0 || jobs[$0.job].map { $0.job.replicas > 1 } == true ? "\($0.job)#\($0.replica)" : $0.job }
+        let fitsNow = dry.placed.map {
+            $0.replica > 0 || jobs[$0.job].map { $0.job.replicas > 1 } == true ? "\($0.job)#\($0.replica)" : $0.job
+        }
         return FleetPicture(
-            map: map, legend: legend, capacity: CapacityReport.compute(snap.servers, perServer: false), memory: memory, gaps: gaps,
+            map: map, legend: legend, capacity: CapacityReport.compute(snap.servers, perServer: false), memory: memory,
+            gaps: gaps,
             unplaced: unplaced, omittedUnplaced: byJob.count - unplaced.count, fitsNow: Array(fitsNow.prefix(unplacedLimit)))
     }
 
     static func fleetMap(
-        _ servers: [ServerInfo], jobs: [String: JobRecord], placements: [String: PlacementRecord], keyOf: [String: Int], cellLimit: Int,
+        _ servers: [ServerInfo], jobs: [String: JobRecord], placements: [String: PlacementRecord], keyOf: [String: Int],
+        cellLimit: Int,
         foldLimit: Int
     ) -> Map {
         let totalGPUs = servers.reduce(0) { $0 + $1.gpuCount }
@@ -204,14 +216,19 @@ public struct FleetPicture: Sendable {
                 if rows[k] == nil {
                     rows[k] = FoldedRow(
                         gpuType: s.gpuType, gpusPerServer: s.gpuCount, servers: 0, heldGpus: h, pinnedGpus: p,
-                        pinnedFraction: Double(p) / Double(max(s.gpuCount, 1)), heldFraction: Double(h - p) / Double(max(s.gpuCount, 1)),
+                        pinnedFraction: Double(p) / Double(max(s.gpuCount, 1)),
+                        heldFraction: Double(h - p) / Double(max(s.gpuCount, 1)),
                         first: s.name, last: s.name)
                 }
                 rows[k]!.servers += 1
                 if naturalLess(s.name, rows[k]!.first) { rows[k]!.first = s.name }
                 if naturalLess(rows[k]!.last, s.name) { rows[k]!.last = s.name }
             }
-            return rows.values.sorted { ($0.gpuType, $1.heldGpus, $1.pinnedGpus, $0.gpusPerServer) < ($1.gpuType, $0.heldGpus, $0.pinnedGpus, $1.gpusPerServer) }
+            return rows.values.sorted {
+                ($0.gpuType, $1.heldGpus, $1.pinnedGpus, $0.gpusPerServer) < (
+                    $1.gpuType, $0.heldGpus, $0.pinnedGpus, $1.gpusPerServer
+                )
+            }
         }
         func row(_ s: ServerInfo) -> ServerRow {
             let cells = s.gpus.sorted { $0.index < $1.index }.map { g -> Cell in
@@ -219,14 +236,19 @@ public struct FleetPicture: Sendable {
                 let p = placements["\(j)#\(g.replica ?? 0)"]
                 let split = p.map { PlacementSplit(strategy: $0.strategy, tp: $0.tp, pp: $0.pp, dp: $0.dp).label }
                 let replica = (jobs[j]?.job.replicas ?? 1) > 1 || (g.replica ?? 0) > 0 ? g.replica : nil
-                return Cell(gpu: g.index, job: j, replica: replica, perGpuBytes: p?.perGPUBytes, split: split, pinned: pinned(g), key: keyOf[j])
+                return Cell(
+                    gpu: g.index, job: j, replica: replica, perGpuBytes: p?.perGPUBytes, split: split, pinned: pinned(g),
+                    key: keyOf[j])
             }
-            return ServerRow(name: s.name, gpuType: s.gpuType, gpus: s.gpuCount, freeGpus: s.freeGPUs, pinned: cells.contains(where: \.pinned), cells: cells)
+            return ServerRow(
+                name: s.name, gpuType: s.gpuType, gpus: s.gpuCount, freeGpus: s.freeGPUs, pinned: cells.contains(where: \.pinned),
+                cells: cells)
         }
         func rack(_ name: String, _ group: [ServerInfo]) -> Rack {
             let sorted = group.sorted { naturalLess($0.name, $1.name) }
             return Rack(
-                name: name, servers: group.count, gpus: group.reduce(0) { $0 + $1.gpuCount }, freeGpus: group.reduce(0) { $0 + $1.freeGPUs },
+                name: name, servers: group.count, gpus: group.reduce(0) { $0 + $1.gpuCount },
+                freeGpus: group.reduce(0) { $0 + $1.freeGPUs },
                 rows: fold == .none ? sorted.map(row) : [], folded: fold == .none ? [] : folded(group))
         }
         func sites() -> [Site] {
@@ -251,7 +273,9 @@ public struct FleetPicture: Sendable {
             result = sites()
             rows = result.reduce(0) { $0 + $1.racks.reduce(0) { $0 + $1.rows.count + $1.folded.count } }
         }
-        return Map(fold: fold, cellLimit: cellLimit, servers: servers.count, gpus: totalGPUs, freeGpus: totalFree, rows: rows, sites: result)
+        return Map(
+            fold: fold, cellLimit: cellLimit, servers: servers.count, gpus: totalGPUs, freeGpus: totalFree, rows: rows,
+            sites: result)
     }
 
     static func memorySection(_ snap: PlanningSnapshot, sizer: inout Sizer, barLimit: Int) -> Memory {
@@ -290,8 +314,10 @@ public struct FleetPicture: Sendable {
             let dominant = components.max { ($0.bytes, $1.name) < ($1.bytes, $0.name) }!.name
             bars.append(
                 MemoryBar(
-                    jobs: [j.name], jobCount: 1, placed: first != nil, gpuType: gpuType, split: split.label, components: components,
-                    totalBytes: total, gpuMemoryBytes: gpu.memoryBytes, usableBytes: usable, headroomFraction: headroom, dominant: dominant,
+                    jobs: [j.name], jobCount: 1, placed: first != nil, gpuType: gpuType, split: split.label,
+                    components: components,
+                    totalBytes: total, gpuMemoryBytes: gpu.memoryBytes, usableBytes: usable, headroomFraction: headroom,
+                    dominant: dominant,
                     fits: total <= usable))
         }
         let grouped = bars.count > barLimit
@@ -300,7 +326,8 @@ public struct FleetPicture: Sendable {
             var index: [Same: Int] = [:]
             var merged: [MemoryBar] = []
             for b in bars {
-                let k = Same(placed: b.placed, gpu: b.gpuType, split: b.split, components: b.components, headroom: b.headroomFraction)
+                let k = Same(
+                    placed: b.placed, gpu: b.gpuType, split: b.split, components: b.components, headroom: b.headroomFraction)
                 if let i = index[k] {
                     merged[i].jobCount += 1
                     if merged[i].jobs.count < 10 { merged[i].jobs.append(b.jobs[0]) }
@@ -315,7 +342,8 @@ public struct FleetPicture: Sendable {
         let omitted = bars.dropFirst(barLimit)
         let scale = kept.reduce(1) { max($0, $1.gpuMemoryBytes, $1.totalBytes) }
         return Memory(
-            bars: kept, unsized: unsized, grouped: grouped, omittedBars: omitted.count, omittedJobs: omitted.reduce(0) { $0 + $1.jobCount },
+            bars: kept, unsized: unsized, grouped: grouped, omittedBars: omitted.count,
+            omittedJobs: omitted.reduce(0) { $0 + $1.jobCount },
             scaleBytes: scale)
     }
 }

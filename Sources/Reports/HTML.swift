@@ -123,30 +123,39 @@ public enum HTML {
     /// and the memory a job may fill after its headroom (dashed line); `scale` bytes span the width.
     /// The SVG is an image whose label says what it shows; the caller prints the numbers in a table too.
     static func memoryBar(
-        _ components: [FleetPicture.Component], total: Int, gpu: String?, gpuMemory: Int?, usable: Int?, headroom: Double, scale: Int,
+        _ components: [FleetPicture.Component], total: Int, gpu: String?, gpuMemory: Int?, usable: Int?, headroom: Double,
+        scale: Int,
         label: String
     ) -> String {
-        let width = 640.0, left = 0.0, height = 40.0
+        let width = 640.0
+        let left = 0.0
+        let height = 40.0
         func x(_ b: Int) -> Double { left + Double(b) / Double(max(scale, 1)) * width }
-        let named = components.filter { $0.bytes > 0 }.map { "\($0.name.replacingOccurrences(of: "_", with: " ")) \(Human.gib($0.bytes))" }
+        let named = components.filter { $0.bytes > 0 }.map {
+            "\($0.name.replacingOccurrences(of: "_", with: " ")) \(Human.gib($0.bytes))"
+        }
         var alt = "\(label): \(Human.gib(total)) per GPU"
         if let gpu, let gpuMemory, let usable {
             alt += " on \(gpu) (\(Human.gib(gpuMemory)); \(Human.gib(usable)) usable with \(percent(headroom)) headroom)"
         }
         alt += "; " + named.joined(separator: ", ")
-        var s = "<svg class=\"mem\" role=\"img\" aria-label=\"\(escape(alt))\" viewBox=\"0 0 \(px(width + 60)) \(px(height))\" width=\"\(px(width + 60))\" height=\"\(px(height))\">"
+        var s =
+            "<svg class=\"mem\" role=\"img\" aria-label=\"\(escape(alt))\" viewBox=\"0 0 \(px(width + 60)) \(px(height))\" width=\"\(px(width + 60))\" height=\"\(px(height))\">"
         s += "<title>\(escape(alt))</title>"
         var at = 0
         for c in components where c.bytes > 0 {
-            s += "<rect x=\"\(px(x(at)))\" y=\"4\" width=\"\(px(x(at + c.bytes) - x(at)))\" height=\"18\" fill=\"\(componentColours[c.name] ?? "#999999")\" stroke=\"#fff\" stroke-width=\"0.5\"><title>\(escape(c.name)): \(Human.gib(c.bytes))</title></rect>"
+            s +=
+                "<rect x=\"\(px(x(at)))\" y=\"4\" width=\"\(px(x(at + c.bytes) - x(at)))\" height=\"18\" fill=\"\(componentColours[c.name] ?? "#999999")\" stroke=\"#fff\" stroke-width=\"0.5\"><title>\(escape(c.name)): \(Human.gib(c.bytes))</title></rect>"
             at += c.bytes
         }
         if let gpuMemory {
-            s += "<line x1=\"\(px(x(gpuMemory)))\" x2=\"\(px(x(gpuMemory)))\" y1=\"0\" y2=\"26\" stroke=\"#000\" stroke-width=\"2\"/>"
+            s +=
+                "<line x1=\"\(px(x(gpuMemory)))\" x2=\"\(px(x(gpuMemory)))\" y1=\"0\" y2=\"26\" stroke=\"#000\" stroke-width=\"2\"/>"
             s += "<text x=\"\(px(x(gpuMemory) + 4))\" y=\"36\">\(Human.gib(gpuMemory))</text>"
         }
         if let usable, usable != gpuMemory {
-            s += "<line x1=\"\(px(x(usable)))\" x2=\"\(px(x(usable)))\" y1=\"0\" y2=\"26\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\"/>"
+            s +=
+                "<line x1=\"\(px(x(usable)))\" x2=\"\(px(x(usable)))\" y1=\"0\" y2=\"26\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\"/>"
         }
         s += "<text x=\"\(px(left))\" y=\"36\">\(Human.gib(total))</text>"
         return s + "</svg>"
@@ -156,10 +165,13 @@ public enum HTML {
     static func componentLegend(_ names: [String]) -> String {
         var s = "<ul class=\"legend\" aria-label=\"memory components\">"
         for n in names {
-            s += "<li><span class=\"sw\" style=\"background:\(componentColours[n] ?? "#999999")\"></span>\(n.replacingOccurrences(of: "_", with: " "))</li>"
+            s +=
+                "<li><span class=\"sw\" style=\"background:\(componentColours[n] ?? "#999999")\"></span>\(n.replacingOccurrences(of: "_", with: " "))</li>"
         }
-        s += "<li><svg width=\"22\" height=\"14\" aria-hidden=\"true\"><line x1=\"11\" x2=\"11\" y1=\"0\" y2=\"14\" stroke=\"#000\" stroke-width=\"2\"/></svg>GPU memory</li>"
-        s += "<li><svg width=\"22\" height=\"14\" aria-hidden=\"true\"><line x1=\"11\" x2=\"11\" y1=\"0\" y2=\"14\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\"/></svg>usable after headroom</li>"
+        s +=
+            "<li><svg width=\"22\" height=\"14\" aria-hidden=\"true\"><line x1=\"11\" x2=\"11\" y1=\"0\" y2=\"14\" stroke=\"#000\" stroke-width=\"2\"/></svg>GPU memory</li>"
+        s +=
+            "<li><svg width=\"22\" height=\"14\" aria-hidden=\"true\"><line x1=\"11\" x2=\"11\" y1=\"0\" y2=\"14\" stroke=\"#000\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\"/></svg>usable after headroom</li>"
         return s + "</ul>"
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Headless Chromium (Debian's `chromium`, which `.ci/run` installs): the page as a person's browser
 /// renders it.
@@ -15,7 +15,8 @@ enum Chromium {
         let r = runProcess(
             URL(fileURLWithPath: path!),
             [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)", "--enable-logging=stderr",
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)",
+                "--enable-logging=stderr",
                 "--v=0", "--hide-scrollbars",
             ] + args + [URL(fileURLWithPath: file).absoluteString],
             environment: ["HOME": dir.path(""), "PATH": "/usr/bin:/bin"], cwd: dir.path(""))
@@ -49,12 +50,16 @@ func tags(_ html: String, with attribute: String) -> [[String: String]] {
 func text(_ html: String, _ attribute: String, _ value: String) -> String? {
     let re = try! NSRegularExpression(pattern: "\(attribute)=\"\(NSRegularExpression.escapedPattern(for: value))\"[^>]*>([^<]*)<")
     let ns = html as NSString
-    return re.firstMatch(in: html, range: NSRange(location: 0, length: ns.length)).map { decodeEntities(ns.substring(with: $0.range(at: 1))) }
+    return re.firstMatch(in: html, range: NSRange(location: 0, length: ns.length)).map {
+        decodeEntities(ns.substring(with: $0.range(at: 1)))
+    }
 }
 
 func decodeEntities(_ s: String) -> String {
-    s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(of: "&quot;", with: "\"")
-        .replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
+    s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">").replacingOccurrences(
+        of: "&quot;", with: "\""
+    )
+    .replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
 }
 
 /// 1234567 -> "1,234,567", and bytes as GiB with two decimals: the test's own formatting.
@@ -89,7 +94,9 @@ struct ReportInChromiumTests {
         let servers = try jsonArray(f.plan("servers", "--format", "json").stdout)
         var expected: [String: String] = [:]
         for s in servers {
-            for a in s["allocations"] as! [[String: Any]] { expected["\(s["name"] as! String)/\(a["index"] as! Int)"] = a["job"] as? String ?? "" }
+            for a in s["allocations"] as! [[String: Any]] {
+                expected["\(s["name"] as! String)/\(a["index"] as! Int)"] = a["job"] as? String ?? ""
+            }
         }
         let cells = tags(dom, with: "data-gpu")
         var seen: [String: String] = [:]
@@ -163,6 +170,7 @@ struct ReportInChromiumTests {
         ok(f.plan("add-server", server, "--gpu", "l4-24gb", "--gpus", "2", "--site", "<i>site", "--rack", "r&1"))
         ok(f.plan("job", "add", job, "--gpus", "1", "--gpu-memory", "10GB"))
         ok(f.plan("place"))
+        ok(f.plan("job", "pin", job))
         let page = f.dir.path("r.html")
         ok(f.plan("report", "--output", page))
         let html = String(decoding: fileBytes(page), as: UTF8.self)
@@ -173,12 +181,18 @@ struct ReportInChromiumTests {
         #expect(cells.count == 2)
         #expect(cells.allSatisfy { $0["data-server"] == server })
         #expect(cells.compactMap { $0["data-job"] } == [job])
+        // Pinned (running) work is marked by a hatch and in words, not by colour alone.
+        let held = try #require(cells.first { $0["data-job"] != nil })
+        #expect(held["class"]?.split(separator: " ").contains("pin") == true)
+        #expect(held["aria-label"]?.hasSuffix(", pinned") == true)
     }
 
     @Test func anEstimatePageShowsTheBarAndTheRecommendationsOfTheJSON() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        let args = ["estimate", "--model", "llama-3-8b", "--mode", "train", "--gpu", "h100-sxm-80gb", "--db", dir.path("none.sqlite")]
+        let args = [
+            "estimate", "--model", "llama-3-8b", "--mode", "train", "--gpu", "h100-sxm-80gb", "--db", dir.path("none.sqlite"),
+        ]
         let r = runPlan(args + ["--format", "html"])
         ok(r)
         let page = dir.write("estimate.html", r.stdout)
@@ -210,7 +224,9 @@ struct ReportInChromiumTests {
         #expect(f.plan("report", "--output", "-").stdout.utf8.elementsEqual(fileBytes(f.dir.path("a.html"))))
         let html = String(decoding: fileBytes(f.dir.path("a.html")), as: UTF8.self)
         #expect(html.hasPrefix("<!DOCTYPE html>"))
-        for outside in ["http://", "https://", "<script", "@import", "url(", "<link"] { #expect(!html.contains(outside), "\(outside)") }
+        for outside in ["http://", "https://", "<script", "@import", "url(", "<link"] {
+            #expect(!html.contains(outside), "\(outside)")
+        }
         #expect(html.contains("@media print"))
         #expect(try dumpDatabase(f.db) == dump)
         #expect(fileBytes(f.db) == bytes)

@@ -2,8 +2,8 @@ import Foundation
 import Inventory
 import PlanCore
 import PlanModel
-import Testing
 import TestSupport
+import Testing
 
 /// `plan report`'s values, in-process on a real store.
 @Suite struct FleetPictureTests {

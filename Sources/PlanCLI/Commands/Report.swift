@@ -10,7 +10,8 @@ import Reports
 struct ReportCommand: PlanCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write one self-contained HTML page of the fleet: the GPU map, capacity, each job's memory, what to buy, what does not fit.",
+        abstract:
+            "Write one self-contained HTML page of the fleet: the GPU map, capacity, each job's memory, what to buy, what does not fit.",
         discussion: """
             The page has inline CSS and SVG, no script, and loads nothing: it opens from disk and prints. Fleets of more than \
             4,096 GPUs are drawn folded: servers of one rack with the same GPU type and as many GPUs held share a row. \
@@ -18,7 +19,9 @@ struct ReportCommand: PlanCommand {
             (to standard output unless --output is given); CSV lists each job's bytes per GPU.
             """)
     @OptionGroup var global: GlobalOptions
-    @Option(name: .customLong("output"), help: "Write to this file (default: report.html for the page, standard output otherwise; - for standard output).")
+    @Option(
+        name: .customLong("output"),
+        help: "Write to this file (default: report.html for the page, standard output otherwise; - for standard output).")
     var outputFile: String?
     @OptionGroup var output: PageFormatOptions
 
