@@ -21,7 +21,7 @@ public struct Plan: ParsableCommand {
             Demo.self, Init.self, Estimate.self,
             GPUs.self, SKUs.self, Models.self,
             ServerCommand.self, AddServer.self, Import.self, Servers.self, RemoveServer.self,
-            JobCommand.self, Jobs.self, Place.self, Unplace.self, Capacity.self, Gaps.self, ExportCommand.self,
+            JobCommand.self, Jobs.self, Place.self, Unplace.self, Capacity.self, Gaps.self, ExportCommand.self, ReportCommand.self,
         ])
 
     public init() {}

@@ -59,7 +59,8 @@ public struct GapReport: Sendable {
     /// placed jobs stay where they are and only pending ones are bought for.
     public static func compute(_ snap: PlanningSnapshot, whatIf: Bool, repack: Bool = false) throws -> GapReport {
         var report = solve(snap, whatIf: whatIf, repack: repack)
-        if !repack && snap.jobs.contains(where: { !$0.job.pinned && !$0.placements.isEmpty }) {
+        // Re-planning can only save where something is bought (a saving needs a lower price than this one).
+        if !repack && report.json.totalPrice > 0 && snap.jobs.contains(where: { !$0.job.pinned && !$0.placements.isEmpty }) {
             let other = solve(snap, whatIf: false, repack: true)
             if other.json.totalPrice < report.json.totalPrice && other.json.unbuyable.count <= report.json.unbuyable.count {
                 report.json.repackSaving = report.json.totalPrice - other.json.totalPrice

@@ -146,21 +146,10 @@ public struct Sizer {
             }
             return (sorted(shapes), nil, nil)
         }
-        guard let config = j.modelConfig, let a = try? ModelArchitecture(config: config, origin: job.name),
-            let spec = JobSpec.decode(job.spec)
-        else {
+        guard let inputs = Self.estimatorInputs(j) else {
             return ([], "its model configuration cannot be read; remove the job and add it again", nil)
         }
-        var options = EstimateOptions()
-        options.headroom = job.headroom ?? Headroom.estimated
-        options.gradientFP32 = spec.fp32Grads
-        options.quantGroupSize = spec.quantGroupSize
-        // Served as its config stores it (a quantized checkpoint), as `plan estimate` does.
-        var quantization: QuantizedWeights? = nil
-        if spec.configWeights == true, spec.workload.mode == .infer, let q = try? QuantizedWeights.from(config: config) {
-            quantization = q
-            options.checkpointWeightBytes = q.bytes(a)
-        }
+        let (a, spec, options, quantization) = (inputs.architecture, inputs.spec, inputs.options, inputs.quantization)
         if spec.workload.mode == .infer, let serving = spec.serving {
             return servingShapes(j, a, spec, serving, candidates: candidates, options: options, quantization: quantization)
         }
@@ -195,6 +184,50 @@ public struct Sizer {
         }
         return (sorted(shapes), nil, nil)
     }
+
+    /// What the estimator needs to size an LLM job.
+    struct EstimatorInputs {
+        var architecture: ModelArchitecture
+        var spec: JobSpec
+        var options: EstimateOptions
+        var quantization: QuantizedWeights?
+    }
+
+    /// An LLM job's architecture, stored settings and estimator options (its headroom, gradient and
+    /// quantization settings, a quantized checkpoint's weight bytes); nil for a pre-sized job or a
+    /// configuration that cannot be read.
+    static func estimatorInputs(_ j: JobRecord) -> EstimatorInputs? {
+        let job = j.job
+        guard job.kind == .llm, let config = j.modelConfig, let a = try? ModelArchitecture(config: config, origin: job.name),
+            let spec = JobSpec.decode(job.spec)
+        else { return nil }
+        var options = EstimateOptions()
+        options.headroom = job.headroom ?? Headroom.estimated
+        options.gradientFP32 = spec.fp32Grads
+        options.quantGroupSize = spec.quantGroupSize
+        // Served as its config stores it (a quantized checkpoint), as `plan estimate` does.
+        var quantization: QuantizedWeights? = nil
+        if spec.configWeights == true, spec.workload.mode == .infer, let q = try? QuantizedWeights.from(config: config) {
+            quantization = q
+            options.checkpointWeightBytes = q.bytes(a)
+        }
+        return EstimatorInputs(architecture: a, spec: spec, options: options, quantization: quantization)
+    }
+
+    /// The bytes per GPU of an LLM job under `split` on `gpu`, component by component, as sizing
+    /// computed them (a served replica under vLLM keeps no headroom), and the headroom it keeps.
+    public func breakdown(for j: JobRecord, gpu: GPUType, split: PlacementSplit) -> (MemoryEstimate, headroom: Double)? {
+        guard let inputs = Self.estimatorInputs(j) else { return nil }
+        var options = inputs.options
+        let w = inputs.spec.workload
+        if w.mode == .infer, inputs.spec.serving?.engine == .vllm { options.headroom = 0 }
+        let strategy: Strategy = if case .training(let s) = split.strategy { s } else { .ddp }
+        let parallel = ParallelSplit(strategy: strategy, dp: split.dp, tp: split.tp, pp: split.pp, offload: inputs.spec.offload)
+        return (Estimator.estimate(inputs.architecture, w, parallel, gpu: gpu, options: options), options.headroom)
+    }
+
+    /// The cheapest shape sizing found for a job (fewest GPUs, then the smallest GPU), if any.
+    public mutating func firstShape(for j: JobRecord) -> UnitShape? { sizing(for: j).shapes.first }
 
     /// A serving job with an engine or traffic: per GPU type, the smallest replica the engine starts
     /// (inside one server) and, for traffic, how many carry it. Its unit count is the replicas of the

@@ -211,7 +211,7 @@ public struct EstimateReport: Report {
             gpus: e.gpus,
             split: .init(strategy: e.split.strategy.rawValue, dp: e.split.dp, tp: e.split.tp, pp: e.split.pp, offload: e.split.offload.rawValue),
             fits: fits,
-            gpu: gpu.map { .init(id: $0.id, memoryBytes: $0.memoryBytes, usableBytes: Int(Double($0.memoryBytes) * (1 - options.headroom))) },
+            gpu: gpu.map { .init(id: $0.id, memoryBytes: $0.memoryBytes, usableBytes: MemoryLine.usable($0.memoryBytes, headroom: options.headroom)) },
             hostMemoryBytes: e.hostBytes, reservedBytes: e.reservedBytes, kvCapacityTokens: e.kvCapacityTokens,
             overheadParts: e.overheadParts, workload: workload,
             recommendations: recommendations.map { c in
@@ -302,7 +302,7 @@ public struct EstimateReport: Report {
                 out += "\n\(fits ? "Starts" : "Does not start") on one \(gpu.id) with vLLM: KV cache for \(Human.grouped(v.kvCacheTokens)) tokens, "
                 out += String(format: "%.2f", v.maxConcurrency) + " requests of \(Human.grouped(v.maxModelLen)) tokens at once\n"
             } else {
-                let usable = Int(Double(gpu.memoryBytes) * (1 - options.headroom))
+                let usable = MemoryLine.usable(gpu.memoryBytes, headroom: options.headroom)
                 out += "\n\(fits ? "Fits" : "Does not fit") one \(gpu.id) (\(Human.gib(gpu.memoryBytes)), \(Human.gib(usable)) usable with \(percent(options.headroom)) headroom)"
                 out += fits ? "\n" : ": needs \(Human.gib(e.total)) per GPU\n"
             }

@@ -62,13 +62,18 @@ public func planBinary() -> URL {
 /// environment plus `env`.
 @discardableResult
 public func runPlan(_ args: [String], env: [String: String] = [:], cwd: String? = nil, stdin: String? = nil) -> RunResult {
-    let p = Process()
-    p.executableURL = planBinary()
-    p.arguments = args
     var environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
     for (k, v) in env { environment[k] = v }
+    return runProcess(planBinary(), args, environment: environment, cwd: cwd ?? "/", stdin: stdin)
+}
+
+/// Runs `executable` with `args` and exactly `environment`, from `cwd`; returns what it printed.
+public func runProcess(_ executable: URL, _ args: [String], environment: [String: String], cwd: String, stdin: String? = nil) -> RunResult {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = args
     p.environment = environment
-    p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? "/")
+    p.currentDirectoryURL = URL(fileURLWithPath: cwd)
     let out = Pipe()
     let err = Pipe()
     p.standardOutput = out

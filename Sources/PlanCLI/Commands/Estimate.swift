@@ -41,7 +41,7 @@ struct Estimate: PlanCommand {
     var includeMTP = false
     @Option(name: .customLong("max-recommendations"), help: "How many recommendations to print (0 = none).")
     var maxRecommendations: Int = 10
-    @OptionGroup var output: FormatOptions
+    @OptionGroup var output: PageFormatOptions
 
     func run(in ctx: Context) throws {
         let catalog = try Self.catalog(ctx)
@@ -85,7 +85,7 @@ struct Estimate: PlanCommand {
         let report = EstimateReport(
             modelID: resolved.id, architecture: resolved.architecture, checkpoint: checkpoint, workload: w, gpu: gpu, result: result,
             speed: speed)
-        ctx.out.render(report, output.format)
+        ctx.out.render(report, output.format ?? .table)
     }
 }
 

@@ -26,6 +26,16 @@ public struct FormatOptions: ParsableArguments {
 
 extension OutputFormat: ExpressibleByArgument {}
 
+/// `--format` of a command that also draws a page: table, json, csv or html.
+public struct PageFormatOptions: ParsableArguments {
+    @Option(name: .long, help: "Output format: table, json, csv or html (one self-contained page). JSON and CSV sizes are integer bytes.")
+    public var format: PageFormat?
+
+    public init() {}
+}
+
+extension PageFormat: ExpressibleByArgument {}
+
 /// Everything a command needs from the outside world, built once from the global options, so
 /// tests can run commands in-process with captured output.
 public final class Context: @unchecked Sendable {

@@ -122,6 +122,11 @@ extension OutputSink {
         }
     }
 
+    /// Writes `report` in `format`: a page for HTML, else as `render(_:_:)` does.
+    func render<R: HTMLReport>(_ report: R, _ format: PageFormat) {
+        if let text = format.text { render(report, text) } else { write(report.html) }
+    }
+
     /// Writes `items` in `format`: one JSON array, a CSV with header, or an aligned table.
     func render<T: Listing>(_ items: [T], _ format: OutputFormat) { render(Rows(items), format) }
 }
