@@ -85,7 +85,8 @@ public struct PlaceRun: Sendable {
     /// job counts as placed once all its replicas are.
     static func trafficReplicas(_ jobs: [JobRecord], _ sizer: inout Sizer) -> [String: Int] {
         var out: [String: Int] = [:]
-        for j in jobs {
+        // Only serving jobs that state a target carry one (a dictionary lookup, not a sizing key per job).
+        for j in jobs where j.job.mode == .infer && j.job.spec["serving"]?["target"] != nil {
             if let n = sizer.trafficReplicas(for: j), n != j.job.replicas { out[j.name] = n }
         }
         return out
