@@ -103,9 +103,13 @@ public enum VLLM {
     /// communicators): 0.16-0.35 GiB in vLLM's printed profiles; more with tensor parallelism.
     public static let nonTorchBytes = 200 << 20
     public static let nonTorchTPBytes = 300 << 20
-    /// Sampler bytes per logit of the profiling run: the logits in the model dtype plus three fp32
-    /// copies (the fp32 logits, probabilities, log-probabilities; `_dummy_sampler_run`).
-    public static let samplerFP32Copies = 3
+    /// Sampler bytes per logit at the profiling run's peak, besides the logits in the model dtype:
+    /// `_dummy_sampler_run` samples with top-k and top-p, which without FlashInfer (an optional extra
+    /// of the vLLM 0.11 wheel) runs PyTorch's `apply_top_k_top_p`: the fp32 logits (4), the sorted
+    /// values (4) and int64 indices (8), the top-k and top-p masks (1 + 1), the sorted probabilities
+    /// (4, cumsum in place) and the scattered result (4) are alive together
+    /// (`vllm/v1/sample/ops/topk_topp_sampler.py`).
+    public static let samplerBytesPerLogit = 26
     /// Graph memory per captured batch size beyond the largest size's activations (stated; one
     /// public log prints 0.17 GiB for 51 sizes).
     public static let graphBytesPerSize = 3 << 20
@@ -215,7 +219,25 @@ public enum VLLM {
 
     /// The sampler's peak in the profiling run: `rows` logits rows over the whole vocabulary.
     static func samplerPeak(_ a: ModelArchitecture, rows: Int, elementBytes e: Int) -> Int {
-        rows * a.vocabSize * (e + 4 * samplerFP32Copies)
+        rows * a.vocabSize * (e + samplerBytesPerLogit)
+    }
+
+    /// What vLLM's MXFP4 MoE kernels add to a checkpoint's expert bytes on one rank: they pad the
+    /// experts' hidden size to a multiple of 256 and their per-rank intermediate size to a multiple
+    /// of 128 (Marlin, the path of GPUs without FP4 tensor cores) or 256 (FlashInfer on Blackwell),
+    /// for the weights, their E8M0 scale per 32 and the bf16 biases alike
+    /// (`Mxfp4MoEMethod.create_weights`, `vllm/model_executor/layers/quantization/mxfp4.py`, 0.11).
+    public static func mxfp4ExpertPadding(_ a: ModelArchitecture, tp: Int, pp: Int, gpu: GPUType) -> Int {
+        guard let m = a.moe else { return 0 }
+        let h = a.hiddenSize
+        let i = (m.expertIntermediate + tp - 1) / tp
+        func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
+        let hp = roundUp(h, 256)
+        let ip = roundUp(i, gpu.fp4 ? 256 : 128)
+        // gate_up [2i, h] and down [h, i]: 4-bit values, an 8-bit scale per 32, a bf16 bias per output.
+        func bytes(_ h: Int, _ i: Int) -> Int { 3 * i * h / 2 + 3 * i * h / 32 + 2 * (2 * i + h) }
+        let layers = (0..<min(a.layers, (a.layers + pp - 1) / pp)).filter { $0 < m.sparse.count ? m.sparse[$0] : true }.count
+        return m.experts * layers * (bytes(hp, ip) - bytes(h, i))
     }
 
     /// What vLLM V1 does on one rank of a replica split `tp` x `pp`, holding `weights` bytes.

@@ -84,7 +84,7 @@ public enum Estimating {
         let speed = r.speed
         let recs =
             w.mode == .infer && speed.engine == .vllm
-            ? Speed.vllmRecommendations(a, w, gpus: gpus, options: options, request: speed, tp: r.tp, pp: r.pp)
+            ? Speed.vllmRecommendations(a, w, gpus: gpus, options: options, request: speed, quantization: quantized, tp: r.tp, pp: r.pp)
             : Recommender.recommend(a, w, gpus: gpus, options: options, strategy: r.strategy, tp: r.tp, pp: r.pp, offload: r.split.offload)
         let catalog = CatalogSnapshot(gpus: gpus, skus: r.skus, models: [])
         let costed = Speed.costed(
@@ -99,7 +99,7 @@ public enum Estimating {
         guard let gpu = r.gpu else { return result }
         result.hourlyUSD = Speed.hourly(gpu, amortizeYears: speed.amortizeYears)
         if w.mode == .infer {
-            let serving = Speed.serving(a, w, e, split: r.split, gpu: gpu, options: options, request: speed)
+            let serving = Speed.serving(a, w, e, split: r.split, gpu: gpu, options: options, request: speed, quantization: quantized)
             result.serving = serving
             result.servingSpeed = Speed.servingSpeed(
                 a, w, e, split: r.split, gpu: gpu, format: Speed.weightFormat(w, quantization: quantized), batch: w.batch, context: w.seq,

@@ -245,13 +245,14 @@ public struct Sizer {
         for (t, maxPer) in candidates where t.bf16 || !w.needsBF16 {
             let recs =
                 serving.engine == .vllm
-                ? Speed.vllmRecommendations(a, w, gpus: [t], options: options, request: serving, tp: job.tp, pp: job.pp, maxTP: min(8, maxPer))
+                ? Speed.vllmRecommendations(
+                    a, w, gpus: [t], options: options, request: serving, quantization: quantization, tp: job.tp, pp: job.pp, maxTP: min(8, maxPer))
                 : Recommender.recommend(a, w, gpus: [t], options: options, tp: job.tp, pp: job.pp, maxTP: min(8, maxPer))
             guard let r = recs.first, r.count <= maxPer else { continue }
             var replicas = 1
             if let target = serving.target {
                 let e = Estimator.estimate(a, w, r.split, gpu: t, options: options)
-                let engine = Speed.serving(a, w, e, split: r.split, gpu: t, options: options, request: serving)
+                let engine = Speed.serving(a, w, e, split: r.split, gpu: t, options: options, request: serving, quantization: quantization)
                 guard let (n, _) = Speed.replicas(
                     for: target, a, w, e, serving: engine, split: r.split, gpu: t, format: Speed.weightFormat(w, quantization: quantization),
                     efficiencies: serving.efficiencies)

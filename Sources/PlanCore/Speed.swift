@@ -82,7 +82,7 @@ public enum Speed {
     /// What the serving engine does with one rank of `split` on `gpu`.
     public static func serving(
         _ a: ModelArchitecture, _ w: Workload, _ e: MemoryEstimate, split: ParallelSplit, gpu: GPUType, options: EstimateOptions,
-        request: SpeedRequest
+        request: SpeedRequest, quantization: QuantizedWeights?
     ) -> ServingEstimate {
         let elementBytes = w.dtype == .fp32 ? 4 : 2
         let kvBytes = w.kvDType?.bytes ?? elementBytes
@@ -90,8 +90,9 @@ public enum Speed {
         case .vllm:
             var s = request.vllm
             s.gpuMemoryUtilization = s.gpuMemoryUtilization ?? w.gpuMemoryUtilization
+            let padding = quantization?.method == "mxfp4" ? VLLM.mxfp4ExpertPadding(a, tp: split.tp, pp: split.pp, gpu: gpu) : 0
             return VLLM.estimate(
-                a, weights: e.weights, elementBytes: elementBytes, kvBytes: kvBytes, tp: split.tp, pp: split.pp, gpu: gpu, settings: s)
+                a, weights: e.weights + padding, elementBytes: elementBytes, kvBytes: kvBytes, tp: split.tp, pp: split.pp, gpu: gpu, settings: s)
         case .transformers:
             return ServingEstimate.transformers(a, w, e, split: split, gpu: gpu, headroom: options.headroom, kvBytes: kvBytes)
         }
@@ -152,8 +153,8 @@ public enum Speed {
     /// parallel, one replica) whose KV cache holds one request of max_model_len; by price, like
     /// `Recommender.recommend`.
     public static func vllmRecommendations(
-        _ a: ModelArchitecture, _ w: Workload, gpus: [GPUType], options: EstimateOptions, request: SpeedRequest, tp: Int?, pp: Int?,
-        maxTP: Int = 8
+        _ a: ModelArchitecture, _ w: Workload, gpus: [GPUType], options: EstimateOptions, request: SpeedRequest, quantization: QuantizedWeights?,
+        tp: Int?, pp: Int?, maxTP: Int = 8
     ) -> [Recommendation] {
         let layouts = Recommender.layouts(a, maxTP: maxTP, tp: tp, pp: pp).sorted { ($0.0 * $0.1, $0.1) < ($1.0 * $1.1, $1.1) }
         var memo: [ParallelSplit: MemoryEstimate] = [:]
@@ -163,7 +164,7 @@ public enum Speed {
                 let split = ParallelSplit(tp: t, pp: p)
                 let e = memo[split] ?? Estimator.estimate(a, w, split, options: options)
                 memo[split] = e
-                let s = serving(a, w, e, split: split, gpu: gpu, options: options, request: request)
+                let s = serving(a, w, e, split: split, gpu: gpu, options: options, request: request, quantization: quantization)
                 if s.fits {
                     let held = s.weightsBytes + s.nonTorchBytes + s.activationPeakBytes + s.cudaGraphBytes + s.kvCacheBytes
                     out.append(
@@ -222,7 +223,7 @@ public enum Speed {
                 }
             } else {
                 let e = Estimator.estimate(a, w, r.split, gpu: gpu, options: options)
-                let serving = serving(a, w, e, split: r.split, gpu: gpu, options: options, request: request)
+                let serving = serving(a, w, e, split: r.split, gpu: gpu, options: options, request: request, quantization: quantization)
                 if request.engine == .vllm { c.maxConcurrency = serving.maxConcurrency }
                 if let target = request.target {
                     guard let (replicas, s) = replicas(

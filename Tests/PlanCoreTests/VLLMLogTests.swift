@@ -76,6 +76,18 @@ import TestSupport
         }
     }
 
+    @Test func mxfp4ExpertsAreLoadedAsVLLMsKernelsPadThem() throws {
+        // vllm-project/vllm issue #23278: gpt-oss-120b on one H100 through the Marlin MXFP4 kernel, "Model loading took
+        // 65.9651 GiB"; the KV cache came out negative (-2.14 GiB) and vLLM did not start. The checkpoint holds 60.8 GiB:
+        // Marlin pads the experts' hidden size 2880 to 3072 and their intermediate size 2880 to 2944.
+        let log = Log(source: "vllm#23278", model: "gpt-oss-120b", gpu: "h100-sxm-80gb", utilization: 0.9, kvGiB: -2.14, started: false)
+        let r = try Self.estimate(log)
+        let s = try #require(r.serving)
+        #expect(abs(Double(s.weightsBytes) / Self.gib - 65.9651) < 0.01 * 65.9651)
+        #expect(Double(r.estimate.weights) / Self.gib < 61)
+        #expect(!s.fits)
+    }
+
     static func estimate(_ log: Log) throws -> EstimateResult {
         var w = Workload(mode: .infer, dtype: log.dtype ?? .bf16)
         w.gpuMemoryUtilization = log.utilization
