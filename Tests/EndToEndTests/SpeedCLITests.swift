@@ -95,6 +95,20 @@ import TestSupport
         #expect(perHour == perHour.sorted())
     }
 
+    @Test func anEstimateGoesToAFileInAnyFormat() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let env = ["PLAN_DB": dir.path("never.sqlite")]
+        let page = dir.path("estimate.html")
+        let r = runPlan(["estimate", "--model", "llama-3-8b", "--format", "html", "--output", page], env: env)
+        #expect(r.status == 0 && r.stdout.isEmpty, "\(r.stderr)")
+        #expect(try String(contentsOfFile: page, encoding: .utf8).hasPrefix("<!DOCTYPE html>"))
+        let json = dir.path("estimate.json")
+        #expect(runPlan(["estimate", "--model", "llama-3-8b", "--format", "json", "--output", json], env: env).status == 0)
+        let written = try jsonObject(String(contentsOfFile: json, encoding: .utf8))
+        #expect((written["model"] as? [String: Any])?["id"] as? String == "llama-3-8b")
+    }
+
     @Test func badSpeedInputIsOneLineNamingTheValue() {
         let cases: [([String], String)] = [
             (["--model", "llama-3-8b", "--max-model-len", "4096"], "--max-model-len is a vLLM setting; add --engine vllm"),

@@ -42,6 +42,8 @@ struct Estimate: PlanCommand {
     @Option(name: .customLong("max-recommendations"), help: "How many recommendations to print (0 = none).")
     var maxRecommendations: Int = 10
     @OptionGroup var output: PageFormatOptions
+    @Option(name: .customLong("output"), help: "Write the estimate to this file (for example the --format html page) instead of standard output.")
+    var outputFile: String?
 
     func run(in ctx: Context) throws {
         let catalog = try Self.catalog(ctx)
@@ -85,7 +87,13 @@ struct Estimate: PlanCommand {
         let report = EstimateReport(
             modelID: resolved.id, architecture: resolved.architecture, checkpoint: checkpoint, workload: w, gpu: gpu, result: result,
             speed: speed)
-        ctx.out.render(report, output.format ?? .table)
+        let format = output.format ?? .table
+        guard let path = outputFile else {
+            ctx.out.render(report, format)
+            return
+        }
+        try ReportFile.write(format.text.map { report.text($0) } ?? report.html, to: path, databasePath: ctx.databasePath)
+        if format == .table { ctx.out.line("wrote the estimate to \(path)") }
     }
 }
 
