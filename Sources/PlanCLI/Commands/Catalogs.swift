@@ -8,7 +8,7 @@ import Reports
 
 struct GPUs: PlanCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gpus", abstract: "List the GPU types in the catalog, or set their hourly prices.",
+        commandName: "gpus", abstract: "List the GPU types in the catalog, set their hourly prices, or name them for imports.",
         discussion: """
             Memory is what the driver reports (nvidia-smi total) where known. TFLOPS are dense tensor peaks; prices are \
             reference purchase prices and on-demand prices per GPU-hour, with their sources in the JSON and Seeds/SOURCES.md. \
