@@ -127,9 +127,8 @@ extension PlanStore {
         return try write { db in
             let gpus = try Self.fetchGPUTypes(db)
             guard let g = GPUType.named(name, in: gpus) else { throw StoreError.unknownGPU(id: name, valid: gpus.map(\.id)) }
-            if let other = try String.fetchOne(db, sql: "SELECT gpu_id FROM gpu_aliases WHERE alias = ?", arguments: [alias]), other != g.id {
-                throw StoreError.gpuAliasTaken(alias: alias, gpu: other)
-            }
+            // A name that already means another GPU type (its id, or an alias) would change what that name means.
+            if let other = GPUType.named(alias, in: gpus), other.id != g.id { throw StoreError.gpuAliasTaken(alias: alias, gpu: other.id) }
             try db.execute(sql: "INSERT INTO gpu_aliases (alias, gpu_id) VALUES (?, ?) ON CONFLICT(alias) DO NOTHING", arguments: [alias, g.id])
             return try Self.fetchGPUTypes(db).first { $0.id == g.id }!
         }

@@ -8,12 +8,17 @@ extension PlanStore {
     /// jobs is refused unless `force`, which unplaces them), and servers from the same source that the
     /// list no longer has are reported, and removed with `prune` (refused while they run jobs unless
     /// `force`). `dryRun` computes the report and writes nothing.
-    public func syncServers(_ specs: [NewServer], source: FleetSource, prune: Bool, force: Bool, dryRun: Bool) throws -> SyncReport {
-        if dryRun { return try read { db in try Self.sync(specs, source: source, prune: prune, force: force, apply: false, db) } }
-        return try write { db in try Self.sync(specs, source: source, prune: prune, force: force, apply: true, db) }
+    /// `keep`: nodes of the source left out of this import on purpose (`--exclude`); never missing.
+    public func syncServers(
+        _ specs: [NewServer], source: FleetSource, prune: Bool, force: Bool, dryRun: Bool, keep: Set<String> = []
+    ) throws -> SyncReport {
+        if dryRun { return try read { db in try Self.sync(specs, source: source, prune: prune, force: force, apply: false, keep: keep, db) } }
+        return try write { db in try Self.sync(specs, source: source, prune: prune, force: force, apply: true, keep: keep, db) }
     }
 
-    static func sync(_ specs: [NewServer], source: FleetSource, prune: Bool, force: Bool, apply: Bool, _ db: Database) throws -> SyncReport {
+    static func sync(
+        _ specs: [NewServer], source: FleetSource, prune: Bool, force: Bool, apply: Bool, keep: Set<String>, _ db: Database
+    ) throws -> SyncReport {
         let gpuTypes = try fetchGPUTypes(db)
         let usual = try usualSKUs(db)
         let existing = Dictionary(uniqueKeysWithValues: try ServerRow.order(ServerRow.Columns.id).fetchAll(db).map { ($0.name, $0) })
@@ -76,7 +81,9 @@ extension PlanStore {
                     s.origin.partitions.joined(separator: ","), s.origin.gresType, old.id,
                 ])
         }
-        report.missing = existing.values.filter { $0.origin.source == source && source != .manual && !seen.contains($0.name) }
+        report.missing = existing.values.filter {
+            $0.origin.source == source && source != .manual && !seen.contains($0.name) && !keep.contains($0.name)
+        }
             .map(\.name).sorted(by: naturalLess)
         if prune {
             for name in report.missing {
@@ -109,13 +116,14 @@ extension PlanStore {
                 """, arguments: [id])
     }
 
-    /// Removes every placement of the jobs that hold a GPU of the server: a gang is all or nothing.
+    /// Removes every placement of the jobs that hold a GPU of the server (a gang is all or nothing),
+    /// and unpins them: pinned means fully placed, running work.
     static func unplaceJobs(onServer id: Int, _ db: Database) throws {
-        try db.execute(
-            sql: """
-                DELETE FROM placements WHERE job_id IN (
-                    SELECT p.job_id FROM placements p JOIN placement_gpus pg ON pg.placement_id = p.id
-                    JOIN gpus g ON g.id = pg.gpu_id WHERE g.server_id = ?)
-                """, arguments: [id])
+        let held = """
+            SELECT p.job_id FROM placements p JOIN placement_gpus pg ON pg.placement_id = p.id
+            JOIN gpus g ON g.id = pg.gpu_id WHERE g.server_id = ?
+            """
+        try db.execute(sql: "UPDATE jobs SET pinned = 0 WHERE id IN (\(held))", arguments: [id])
+        try db.execute(sql: "DELETE FROM placements WHERE job_id IN (\(held))", arguments: [id])
     }
 }

@@ -86,6 +86,7 @@ public enum EstimateError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public enum WorkloadSetting: String, Sendable {
         case batch, seq, microBatches = "micro-batches", loraRank = "lora-rank", gpuMemoryUtilization = "gpu-memory-utilization"
+        case context
     }
 
     public var description: String {

@@ -79,6 +79,7 @@ public enum Estimating {
             quantized = try QuantizedWeights.from(config: r.model.config)
             if let q = quantized { options.checkpointWeightBytes = q.bytes(a, includeMTP: r.includeMTP) }
         }
+        if let t = r.speed.target { try Speed.check(t, a, r.speed) }
         var e = Estimator.estimate(a, w, r.split, gpu: r.gpu, options: options)
         e.warnings = warnings + e.warnings + modelWarnings(a, w, gpu: r.gpu, quantization: quantized)
         let speed = r.speed

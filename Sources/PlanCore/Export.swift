@@ -25,6 +25,29 @@ public struct PlacedWork: Sendable, Equatable {
     public var dp: Int
     public var strategy: String
     public var perGPUBytes: Int
+    /// The GPU type's vendor (`nvidia`, `amd`, `intel`), for the device plugin's resource name.
+    public var vendor: String = "nvidia"
+
+    public init(
+        job: String, replica: Int, replicas: Int, kind: Kind, gpuType: String, nodes: [(server: String, gpus: Int)], gresType: String,
+        memMiBPerNode: Int, partition: String?, tp: Int, pp: Int, dp: Int, strategy: String, perGPUBytes: Int, vendor: String
+    ) {
+        self.job = job
+        self.replica = replica
+        self.replicas = replicas
+        self.kind = kind
+        self.gpuType = gpuType
+        self.nodes = nodes
+        self.gresType = gresType
+        self.memMiBPerNode = memMiBPerNode
+        self.partition = partition
+        self.tp = tp
+        self.pp = pp
+        self.dp = dp
+        self.strategy = strategy
+        self.perGPUBytes = perGPUBytes
+        self.vendor = vendor
+    }
 
     public static func == (a: PlacedWork, b: PlacedWork) -> Bool {
         a.job == b.job && a.replica == b.replica && a.nodes.map(\.server) == b.nodes.map(\.server)
@@ -44,6 +67,7 @@ public enum Export {
         let known = Set(snap.jobs.map(\.name))
         for n in only where !known.contains(n) { throw CoreError.unknownJob(n, known: known.count) }
         let servers = Dictionary(uniqueKeysWithValues: snap.servers.map { ($0.name, $0) })
+        let vendors = Dictionary(uniqueKeysWithValues: snap.catalog.gpus.map { ($0.id, $0.vendor) })
         var out: [PlacedWork] = []
         for j in snap.jobs.sorted(by: { naturalLess($0.name, $1.name) }) where only.isEmpty || only.contains(j.name) {
             for p in j.placements.sorted(by: { $0.replica < $1.replica }) {
@@ -55,11 +79,17 @@ public enum Export {
                     case .sized: .sized
                     case .training: .training
                     }
-                var mem = 0
+                // One --mem for every node: the smallest node's share of its memory for the GPUs held there (and at
+                // least the offload the unit needs per node), never more than the smallest node has.
+                var mem = Int.max
+                var need = 0
+                var smallest = Int.max
                 for (n, s) in zip(nodes, infos) {
-                    let share = s.hostMemoryBytes / max(s.gpuCount, 1) * n.gpus
-                    mem = max(mem, max(share, p.hostBytes / max(p.gpuIDs.count, 1) * n.gpus))
+                    mem = min(mem, s.hostMemoryBytes / max(s.gpuCount, 1) * n.gpus)
+                    need = max(need, p.hostBytes / max(p.gpuIDs.count, 1) * n.gpus)
+                    smallest = min(smallest, s.hostMemoryBytes)
                 }
+                mem = infos.isEmpty ? 0 : min(max(mem, need), smallest)
                 let partitions = infos.map(\.origin.partitions)
                 let common = partitions.first?.first { part in partitions.allSatisfy { $0.contains(part) } }
                 let gres = infos.first.map { $0.origin.gresType.isEmpty ? defaultGRESType(p.gpuType) : $0.origin.gresType }
@@ -68,7 +98,7 @@ public enum Export {
                     PlacedWork(
                         job: j.name, replica: p.replica, replicas: j.job.replicas, kind: kind, gpuType: p.gpuType, nodes: nodes,
                         gresType: gres, memMiBPerNode: mem / 1_048_576, partition: common, tp: p.tp, pp: p.pp, dp: p.dp,
-                        strategy: p.strategy.rawValue, perGPUBytes: p.perGPUBytes))
+                        strategy: p.strategy.rawValue, perGPUBytes: p.perGPUBytes, vendor: vendors[p.gpuType] ?? "nvidia"))
             }
         }
         return out
@@ -92,6 +122,8 @@ public enum Export {
             }
             base = base.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
             if base.isEmpty { base = "job" }
+            // A Service name (DNS-1035) starts with a letter.
+            if let f = base.unicodeScalars.first, ("0"..."9").contains(f) { base = "job-" + base }
             let suffix = w.replicas > 1 ? "-r\(w.replica)" : ""
             base = String(base.prefix(63 - suffix.count - 4)).trimmingCharacters(in: CharacterSet(charactersIn: "-")) + suffix
             var name = base
@@ -113,12 +145,23 @@ public enum KubernetesExport {
         public var image: String
         public var command: [String]
         public var namespace: String
-        public init(image: String? = nil, command: [String]? = nil, namespace: String = "default") {
+        /// `command` is a shell command line, run as `/bin/sh -c COMMAND` so its words and quotes mean
+        /// what they mean in a shell.
+        public init(image: String? = nil, command: String? = nil, namespace: String = "default") {
             self.image = image ?? placeholderImage
-            self.command = command ?? [placeholderCommand]
+            self.command = command.map { ["/bin/sh", "-c", $0] } ?? [placeholderCommand]
             self.namespace = namespace
         }
     }
+    /// The device plugin's resource for a vendor's GPUs (NVIDIA, AMD, Intel Gaudi).
+    public static func resource(vendor: String) -> String {
+        switch vendor.lowercased() {
+        case "amd": "amd.com/gpu"
+        case "intel": "habana.ai/gaudi"
+        default: "nvidia.com/gpu"
+        }
+    }
+
     /// Placeholders the user must replace (`--image`, `--command`); marked in every manifest.
     public static let placeholderImage = "REPLACE-ME.example.com/your-image:tag"
     public static let placeholderCommand = "REPLACE-ME-with-your-command"
@@ -157,7 +200,7 @@ public enum KubernetesExport {
         }
         let container: JSONValue = .object([
             "name": .string("main"), "image": .string(o.image), "command": .array(o.command.map { .string($0) }), "env": .array(env),
-            "resources": .object(["limits": .object(["nvidia.com/gpu": .int(perPod)])]),
+            "resources": .object(["limits": .object([resource(vendor: w.vendor): .int(perPod)])]),
         ])
         var podSpec: [String: JSONValue] = [
             "containers": .array([container]),
@@ -253,6 +296,14 @@ public enum SlurmExport {
         }
     }
 
+    /// Slurm node names: letters, digits, dots, dashes and underscores. Other server names cannot be
+    /// `--nodelist` entries.
+    public static func badNodeNames(_ work: [PlacedWork]) -> [String] {
+        let ok = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        return Array(Set(work.flatMap { $0.nodes.map(\.server) }.filter { $0.isEmpty || !$0.unicodeScalars.allSatisfy(ok.contains) }))
+            .sorted(by: naturalLess)
+    }
+
     /// One script per unit: its nodes, the GPUs on each, one task per node and the node's memory share;
     /// work that spans nodes gets a torchrun rendezvous over srun.
     public static func scripts(_ work: [PlacedWork], options o: Options) -> [(file: String, script: Script)] {
@@ -260,9 +311,11 @@ public enum SlurmExport {
     }
 
     static func script(_ w: PlacedWork, name: String, _ o: Options) -> Script {
+        // --gres asks the same count on every node; nodes holding different counts ask the job's total instead.
+        let gpus = w.evenNodes ? ("gres", "gpu:\(w.gresType):\(w.gpusPerNode)") : ("gpus", "\(w.gresType):\(w.gpus)")
         var d: [(String, String)] = [
             ("job-name", name), ("nodes", String(w.nodes.count)), ("nodelist", w.nodes.map(\.server).joined(separator: ",")),
-            ("gres", "gpu:\(w.gresType):\(w.gpusPerNode)"), ("ntasks-per-node", "1"), ("mem", "\(max(w.memMiBPerNode, 1))M"),
+            gpus, ("ntasks-per-node", "1"), ("mem", "\(max(w.memMiBPerNode, 1))M"),
         ]
         if let p = o.partition ?? w.partition { d.append(("partition", p)) }
         d.append(("output", "\(name)-%j.out"))
@@ -271,13 +324,13 @@ public enum SlurmExport {
             "split: \(w.strategy) tp=\(w.tp) pp=\(w.pp) dp=\(w.dp); \(w.perGPUBytes) bytes per GPU",
             "GPUs per node: " + w.nodes.map { "\($0.server)=\($0.gpus)" }.joined(separator: " "),
         ]
-        if !w.evenNodes { comments.append("nodes hold different GPU counts; --gres asks the largest on each") }
+        if !w.evenNodes { comments.append("nodes hold different GPU counts: --gpus asks the total, torchrun starts one process per GPU it sees") }
         if o.command == KubernetesExport.placeholderCommand { comments.append("placeholder: replace the command (--command) before submitting") }
         var body = ["set -euo pipefail"]
         if w.nodes.count > 1 {
             body += [
                 "MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)",
-                "srun --ntasks-per-node=1 torchrun --nnodes=\"$SLURM_NNODES\" --nproc-per-node=\(w.gpusPerNode) \\",
+                "srun --ntasks-per-node=1 torchrun --nnodes=\"$SLURM_NNODES\" --nproc-per-node=\(w.evenNodes ? String(w.gpusPerNode) : "gpu") \\",
                 "    --rdzv-id=\"$SLURM_JOB_ID\" --rdzv-backend=c10d --rdzv-endpoint=\"$MASTER_ADDR:29500\" \\",
                 "    \(o.command)",
             ]

@@ -165,8 +165,10 @@ public enum NodeListReader {
                     }
                 }
             }
-            let gpuKey = capacity.keys.sorted().first { $0 == "nvidia.com/gpu" || $0 == "amd.com/gpu" || $0.hasPrefix("gpu.intel.com/") }
-            let count = gpuKey.flatMap { capacity[$0] }.flatMap { Int($0) } ?? 0
+            // The first GPU resource with a positive count (a node may list another vendor's at "0").
+            let count = capacity.keys.sorted()
+                .filter { $0 == "nvidia.com/gpu" || $0 == "amd.com/gpu" || $0 == "habana.ai/gaudi" || $0.hasPrefix("gpu.intel.com/") }
+                .compactMap { capacity[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 0
             guard count > 0 else {
                 skipped += 1
                 continue
@@ -218,8 +220,14 @@ public enum NodeListReader {
         for (i, raw) in text.split(whereSeparator: \.isNewline).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty { continue }
+            // Reason= is free text and comes last: the rest of the line is its value.
             var fields: [String: String] = [:]
-            for token in line.split(separator: " ") {
+            var head = Substring(line)
+            if let r = line.range(of: " Reason=") {
+                fields["Reason"] = String(line[r.upperBound...])
+                head = line[..<r.lowerBound]
+            }
+            for token in head.split(separator: " ") {
                 guard let eq = token.firstIndex(of: "=") else { continue }
                 fields[String(token[..<eq])] = String(token[token.index(after: eq)...])
             }
@@ -274,26 +282,29 @@ public enum NodeListReader {
         return (nodes, skipped.count)
     }
 
-    /// The GPU entry of a Slurm GRES list: `gpu:h100:8`, `gpu:a100:8(S:0-1)`, `gpu:4`; nil without GPUs.
+    /// The GPU entry of a Slurm GRES list: `gpu:h100:8`, `gpu:a100:8(S:0-1)`, `gpu:4` (no type: "gpu",
+    /// which --gpu-map gpu=GPU settles); nil without GPUs. Several GPU types on one node are refused:
+    /// a plan server has one GPU type.
     static func gres(_ text: String, node: String) throws -> (String, Int)? {
+        var found: [(String, Int)] = []
         for entry in text.split(separator: ",") {
             var e = String(entry)
             if let paren = e.firstIndex(of: "(") { e = String(e[..<paren]) }
             let parts = e.split(separator: ":").map(String.init)
             guard parts.first == "gpu" else { continue }
-            switch parts.count {
-            case 3:
-                guard let n = Int(parts[2]) else { break }
-                return (parts[1], n)
-            case 2:
-                guard let n = Int(parts[1]) else { break }
-                return ("", n)
-            default: break
+            if parts.count == 3, let n = Int(parts[2]) {
+                found.append((parts[1], n))
+            } else if parts.count == 2, let n = Int(parts[1]) {
+                found.append(("gpu", n))
+            } else {
+                throw ImportError.malformed(
+                    format: "Slurm node list", detail: "node '\(node)' has GRES '\(entry)'; expected gpu:<type>:<count>")
             }
-            throw ImportError.malformed(
-                format: "Slurm node list", detail: "node '\(node)' has GRES '\(entry)'; expected gpu:<type>:<count>")
         }
-        return nil
+        let types = Array(Set(found.map(\.0))).sorted()
+        if types.count > 1 { throw ImportError.mixedProducts(host: node, products: types) }
+        guard let t = types.first else { return nil }
+        return (t, found.reduce(0) { $0 + $1.1 })
     }
 
     /// Slurm node states: DOWN (or NOT_RESPONDING) and DRAIN take no new work.

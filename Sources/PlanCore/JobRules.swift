@@ -97,6 +97,7 @@ public enum JobRules {
                     ParallelSplit(
                         strategy: r.strategy ?? .defaultFor(offload: r.offload, dataParallel: dp), dp: dp, tp: r.tp ?? 1,
                         pp: r.pp ?? 1, offload: r.offload))
+                if let t = r.serving?.target { try Speed.check(t, resolved.architecture, r.serving!) }
             } catch let e as EstimateError {
                 throw JobError.estimate(job: r.name, e)
             }

@@ -264,7 +264,9 @@ public struct Sizer {
                 perGPUBytes: r.perGPUTotal, fabric: job.fabricRequirement)
             sized.append((shape, replicas, Double(replicas * r.count) * t.hourlyUSD))
         }
-        guard let best = sized.min(by: { ($0.perHour, $0.replicas * $0.shape.gpus, $0.shape.gpuType) < ($1.perHour, $1.replicas * $1.shape.gpus, $1.shape.gpuType) })
+        // The cheapest per hour; a type without a price (0) after every priced one, then fewest GPUs.
+        func cost(_ x: (shape: UnitShape, replicas: Int, perHour: Double)) -> Double { x.perHour > 0 ? x.perHour : .infinity }
+        guard let best = sized.min(by: { (cost($0), $0.replicas * $0.shape.gpus, $0.shape.gpuType) < (cost($1), $1.replicas * $1.shape.gpus, $1.shape.gpuType) })
         else {
             let what = serving.target.map {
                 "\($0.users) users at \($0.context) tokens and \(Self.rate($0.tokensPerSecond)) tokens/s each"

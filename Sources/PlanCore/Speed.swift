@@ -112,6 +112,17 @@ public enum Speed {
             elementBytes: elementBytes, efficiencies: efficiencies)
     }
 
+    /// A target's context must fit the longest request the engine serves: vLLM's max_model_len, or the
+    /// model's own max_position_embeddings.
+    public static func check(_ t: ServingTarget, _ a: ModelArchitecture, _ r: SpeedRequest) throws {
+        let limit = r.engine == .vllm ? (r.vllm.maxModelLen ?? a.maxPositions) : a.maxPositions
+        guard t.context <= limit else {
+            throw EstimateError.outOfRange(
+                .context, value: String(t.context),
+                valid: "at most \(limit) tokens, the longest request \(r.engine == .vllm && r.vllm.maxModelLen != nil ? "--max-model-len allows" : "the model takes (max_position_embeddings)")")
+        }
+    }
+
     /// Replicas of `split` on `gpu` that carry `target`: enough KV for the users at their context,
     /// enough decode speed per user, and a first token within the TTFT; nil when even one user per
     /// replica is too slow or does not fit.
@@ -119,6 +130,8 @@ public enum Speed {
         for target: ServingTarget, _ a: ModelArchitecture, _ w: Workload, _ e: MemoryEstimate, serving: ServingEstimate,
         split: ParallelSplit, gpu: GPUType, format: String, efficiencies: Efficiencies
     ) -> (replicas: Int, speed: ServingSpeed)? {
+        // No engine serves a context longer than its longest request.
+        guard target.context <= serving.maxModelLen || serving.engine == .transformers else { return nil }
         // Sequences one replica holds at the target's context.
         let perSequence = serving.engine == .vllm
             ? max(serving.kvBytesPerRequest / max(serving.maxModelLen, 1), 1) * target.context
@@ -219,7 +232,8 @@ public enum Speed {
                 if let t {
                     c.timeSeconds = t.seconds
                     c.gpuHours = t.gpuHours
-                    c.runCost = t.gpuHours * hourly
+                    // A price of 0 is no price: the run has no cost to rank by.
+                    if hourly > 0 { c.runCost = t.gpuHours * hourly }
                 }
             } else {
                 let e = Estimator.estimate(a, w, r.split, gpu: gpu, options: options)
@@ -247,8 +261,11 @@ public enum Speed {
             out.append(c)
         }
         guard request.ranksByWork else { return out }
+        // Training ranks by the run's cost, serving by the replicas' price per hour; what has no such
+        // figure (no time across servers without a fabric, no price) comes last.
         func key(_ c: CostedRecommendation) -> Double {
-            c.runCost ?? (c.hourlyUSD > 0 ? Double(c.gpus) * c.hourlyUSD : .infinity)
+            if w.mode == .train { return c.runCost ?? .infinity }
+            return c.hourlyUSD > 0 ? Double(c.gpus) * c.hourlyUSD : .infinity
         }
         return out.sorted { (key($0), $0.gpus, $0.recommendation.gpu) < (key($1), $1.gpus, $1.recommendation.gpu) }
     }

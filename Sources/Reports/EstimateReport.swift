@@ -244,7 +244,7 @@ public struct EstimateReport: Report {
             trainingTime: training.map { t in
                 .init(
                     tokens: t.tokens, steps: t.steps, timeS: t.seconds, gpuHours: t.gpuHours, hourlyUsd: hourlyUSD,
-                    runCost: hourlyUSD.map { $0 * t.gpuHours }, tokensPerSPerGpu: t.tokensPerSecondPerGPU,
+                    runCost: hourlyUSD.flatMap { $0 > 0 ? $0 * t.gpuHours : nil }, tokensPerSPerGpu: t.tokensPerSecondPerGPU,
                     modelTflopsPerGpu: t.modelTFLOPSPerGPU, impliedMfu: t.impliedMFU, modelFlopsPerToken: t.modelFLOPsPerToken,
                     executedFlopsPerToken: t.executedFLOPsPerToken, computeDtype: t.computeDType, peakTflops: t.peakFLOPS / 1e12,
                     computeSPerStep: t.computeSecondsPerStep, dataParallelSPerStep: t.dataParallelSecondsPerStep,
@@ -347,8 +347,11 @@ public struct EstimateReport: Report {
                 r.add(row)
             }
             out += r.render()
-        } else if speed.deadline != nil || speed.target != nil {
-            out += "\nNo GPU in the catalog does this work with up to 1024 GPUs\(speed.deadline != nil ? " within the deadline" : " at this traffic").\n"
+        } else if speed.target != nil {
+            out += "\nNo GPU type in the catalog carries this traffic: no replica both holds a user's context and decodes at "
+            out += "--tokens-per-s for one user\(speed.target?.ttft != nil ? ", within --ttft" : "").\n"
+        } else if speed.deadline != nil {
+            out += "\nNo GPU in the catalog does this work within the deadline with up to 1024 GPUs.\n"
         } else {
             out += "\nNo GPU in the catalog fits this workload with up to 1024 GPUs.\n"
         }

@@ -78,6 +78,7 @@ import TestSupport
         // Place a job on the H100s, then drop one H100 node from the list and shrink the other.
         #expect(f.plan("job", "add", "big", "--gpus", "16", "--gpu-memory", "70GB").status == 0)
         #expect(f.plan("place").status == 0)
+        #expect(f.plan("job", "pin", "big").status == 0)
         var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
         var items = json["items"] as! [[String: Any]]
         items.removeAll { ($0["metadata"] as! [String: Any])["name"] as? String == "ip-10-0-12-42.ec2.internal" }
@@ -99,6 +100,7 @@ import TestSupport
         let forced = try jsonObject(f.plan(args + ["--prune", "--force"]).stdout)
         #expect(forced["removed"] as? [String] == ["ip-10-0-12-42.ec2.internal"] && forced["unplaced_jobs"] as? [String] == ["big"])
         #expect(try f.servers()["ip-10-0-12-42.ec2.internal"] == nil)
+        // Unplaced work is no longer running work: the pin goes with the placement.
         #expect(try jsonArray(f.plan("jobs", "--format", "json").stdout).first?["state"] as? String == "pending")
     }
 
@@ -118,6 +120,14 @@ import TestSupport
         #expect(s["gpu-a100-01"]?["state"] as? String == "drain")
         #expect(s["gpu-a100-02"]?["state"] as? String == "down")
         #expect((s["gpu-h100-01"]?["partitions"] as? [String])?.contains("gpu") == true)
+        // A node left out on purpose is not missing, so --prune keeps it.
+        let excluded = try jsonObject(
+            f.plan("import", "slurm", Self.fixture("slurm-scontrol.txt"), "--gpu-map", map, "--exclude", "gpu-h100-01", "--prune", "--dry-run", "--format", "json").stdout)
+        #expect((excluded["missing"] as? [String])?.isEmpty == true && (excluded["removed"] as? [String])?.isEmpty == true)
+        // A name that already means another GPU type cannot become an alias of this one.
+        let shadow = f.plan("gpus", "alias", "a100-sxm-40gb", "h100-sxm-80gb")
+        #expect(shadow.status != 0 && shadow.stderr.contains("already names GPU type 'a100-sxm-40gb'"))
+        #expect(f.plan("gpus", "alias", "NVIDIA-H100-Custom", "h100-sxm-80gb").status == 0)
         // sinfo's view of the same nodes changes nothing.
         let sinfo = try jsonObject(f.plan("import", "slurm", Self.fixture("slurm-sinfo.txt"), "--gpu-map", map, "--format", "json").stdout)
         #expect(sinfo["unchanged"] as? Int == 4, "\(sinfo)")
@@ -207,6 +217,12 @@ import TestSupport
         }
         let wide = try String(contentsOfFile: out + "/wide.sbatch", encoding: .utf8)
         #expect(wide.contains("#SBATCH --nodes=2") && wide.contains("#SBATCH --gres=gpu:h100:8") && wide.contains("torchrun"))
+        // A server name Slurm cannot take is refused in one line, naming it.
+        #expect(f.plan("server", "add", "srv y", "--gpu", "l4", "--gpus", "4").status == 0)
+        #expect(f.plan("job", "add", "on-y", "--gpus", "4", "--gpu-memory", "20GB", "--gpu-types", "l4-24gb", "--priority", "30").status == 0)
+        #expect(f.plan("place").status == 0)
+        let badName = f.plan("export", "slurm", "--output", f.dir.path("slurm2"))
+        #expect(badName.status != 0 && badName.stderr.contains("server name 'srv y' cannot be a Slurm node name"), "\(badName.stderr)")
         // The check is real: asking more GPUs than a node has is refused.
         let bad = out + "/too-many.sbatch"
         try wide.replacingOccurrences(of: "gpu:h100:8", with: "gpu:h100:16").write(toFile: bad, atomically: true, encoding: .utf8)

@@ -70,6 +70,12 @@ import TestSupport
         #expect(abs(hours - seconds * 8 / 3600) < 1e-6)
         #expect(abs((t["run_cost"] as! Double) - hours * (t["hourly_usd"] as! Double)) < 1e-6)
         #expect((t["implied_mfu"] as! Double) <= 0.4 + 1e-9)
+        // Without a deadline every GPU type is listed; those with a run cost come first, cheapest first, and those
+        // without one (no time across servers with no fabric) after them.
+        let all = try jsonObject(
+            estimate(["--model", "llama-3-8b", "--mode", "train", "--train-tokens", "2B", "--max-recommendations", "40", "--format", "json"]).stdout)
+        let ranked = try #require(all["recommendations"] as? [[String: Any]]).map { $0["run_cost"] as? Double ?? .infinity }
+        #expect(ranked == ranked.sorted() && ranked.first.map { $0 < .infinity } == true)
         // The deadline keeps only what meets it, cheapest run first.
         let fast = try jsonObject(
             estimate(["--model", "llama-3-8b", "--mode", "train", "--train-tokens", "2B", "--deadline", "12h", "--format", "json"]).stdout)
@@ -118,6 +124,8 @@ import TestSupport
             (["--model", "llama-3-8b", "--mode", "train", "--deadline", "1d"], "--deadline needs --train-tokens"),
             (["--model", "llama-3-8b", "--mode", "train", "--train-tokens", "1B", "--deadline", "soon"], "invalid --deadline 'soon'"),
             (["--model", "llama-3-8b", "--users", "10"], "serving to a target needs --users, --context and --tokens-per-s together"),
+            (["--model", "llama-3-8b", "--engine", "vllm", "--max-model-len", "1024", "--users", "10", "--context", "4096", "--tokens-per-s", "10"],
+             "invalid --context 4096; expected at most 1024 tokens"),
             (["--model", "llama-3-8b", "--mfu", "1.5"], "invalid --mfu 1.5"),
             (["--model", "llama-3-8b", "--engine", "sglang"], "sglang"),
         ]

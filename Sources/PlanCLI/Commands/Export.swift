@@ -56,8 +56,9 @@ struct ExportKubernetes: PlanCommand {
         discussion: """
             Training and pre-sized jobs become a batch/v1 Job; work that spans nodes an Indexed Job (one pod per node, \
             a headless Service for the rendezvous); each serving replica a Deployment. Pods are pinned with node \
-            affinity on kubernetes.io/hostname and ask resources.limits["nvidia.com/gpu"]. The image and command are \
-            placeholders (annotated plan/placeholders) unless --image and --command are given.
+            affinity on kubernetes.io/hostname and ask the vendor's GPU resource (nvidia.com/gpu, amd.com/gpu, \
+            habana.ai/gaudi). The image and command are placeholders (annotated plan/placeholders) unless --image and \
+            --command are given; the command runs as /bin/sh -c COMMAND.
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var export: ExportOptions
@@ -67,7 +68,7 @@ struct ExportKubernetes: PlanCommand {
 
     func run(in ctx: Context) throws {
         let work = try export.work(ctx)
-        let options = KubernetesExport.Options(image: image, command: export.command.map { [$0] }, namespace: namespace)
+        let options = KubernetesExport.Options(image: image, command: export.command, namespace: namespace)
         let manifests = KubernetesExport.manifests(work, options: options)
         let header = ["Written by `plan export kubernetes` from the placed plan; edit the placeholders (plan/placeholders) before applying."]
         let folder = try export.write(
@@ -96,6 +97,13 @@ struct ExportSlurm: PlanCommand {
 
     func run(in ctx: Context) throws {
         let work = try export.work(ctx)
+        let bad = SlurmExport.badNodeNames(work)
+        if !bad.isEmpty {
+            throw PlanError.usage(
+                "server name\(bad.count == 1 ? "" : "s") \(bad.map { "'\($0)'" }.joined(separator: ", ")) "
+                    + (bad.count == 1 ? "cannot be a Slurm node name " : "cannot be Slurm node names ")
+                    + "(letters, digits, '.', '-', '_'); rename the server\(bad.count == 1 ? "" : "s") or import the fleet from Slurm")
+        }
         let scripts = SlurmExport.scripts(work, options: SlurmExport.Options(command: export.command, partition: partition))
         let folder = try export.write(scripts.map { ($0.file, $0.script.text) }, defaultFolder: "plan-slurm", ctx: ctx)
         ctx.out.render(

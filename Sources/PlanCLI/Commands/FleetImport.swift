@@ -68,7 +68,7 @@ extension SyncOptions {
         if result.servers.isEmpty { throw PlanError("\(file): \(ImportError.noNodes(format: "node list", skipped: skipped)); nothing was imported") }
         let report: SyncReport
         do {
-            report = try store.syncServers(result.servers, source: source, prune: prune, force: force, dryRun: dryRun)
+            report = try store.syncServers(result.servers, source: source, prune: prune, force: force, dryRun: dryRun, keep: excluded)
         } catch let e as RowError {
             throw PlanError("\(file): node '\(result.servers[e.index].name)': \(e); nothing was imported")
         }
