@@ -202,23 +202,21 @@ public enum KubernetesExport {
             "name": .string("main"), "image": .string(o.image), "command": .array(o.command.map { .string($0) }), "env": .array(env),
             "resources": .object(["limits": .object([resource(vendor: w.vendor): .int(perPod)])]),
         ])
-        var podSpec: [String: JSONValue] = [
-            "containers": .array([container]),
-            "affinity": .object(["nodeAffinity": nodeAffinity(w.nodes.map(\.server))]),
-        ]
+        // Pinned to its nodes; one pod per node when they hold as many GPUs each.
+        var affinity: [String: JSONValue] = ["nodeAffinity": nodeAffinity(w.nodes.map(\.server))]
         if spans && w.evenNodes {
-            podSpec["affinity"] = .object([
-                "nodeAffinity": nodeAffinity(w.nodes.map(\.server)),
-                "podAntiAffinity": .object([
-                    "requiredDuringSchedulingIgnoredDuringExecution": .array([
-                        .object([
-                            "labelSelector": .object(["matchLabels": .object(["app.kubernetes.io/name": .string(name)])]),
-                            "topologyKey": .string("kubernetes.io/hostname"),
-                        ])
+            affinity["podAntiAffinity"] = .object([
+                "requiredDuringSchedulingIgnoredDuringExecution": .array([
+                    .object([
+                        "labelSelector": .object(["matchLabels": .object(["app.kubernetes.io/name": .string(name)])]),
+                        "topologyKey": .string("kubernetes.io/hostname"),
                     ])
-                ]),
+                ])
             ])
         }
+        var podSpec: [String: JSONValue] = ["containers": .array([container]), "affinity": .object(affinity)]
+        // Indexed pods reach pod 0 through the headless Service of the same name.
+        if spans { podSpec["subdomain"] = .string(name) }
         if w.kind == .serving && !spans {
             podSpec["restartPolicy"] = .string("Always")
             return [
@@ -240,8 +238,6 @@ public enum KubernetesExport {
         if spans {
             // Indexed: pod i is rank i (JOB_COMPLETION_INDEX); the headless Service gives pod 0 a stable name.
             jobSpec["completionMode"] = .string("Indexed")
-            podSpec["subdomain"] = .string(name)
-            jobSpec["template"] = .object(["metadata": .object(["labels": labels]), "spec": .object(podSpec)])
             docs.append(
                 .object([
                     "apiVersion": .string("v1"), "kind": .string("Service"),

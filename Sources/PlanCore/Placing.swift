@@ -76,7 +76,8 @@ public struct PlaceRun: Sendable {
         run.solverModel = outcome.model?.rawValue
         let adds = outcome.assignments.map { placement($0, units, snap.servers) }
         run.placed = items(adds, snap.servers)
-        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence(fleet: snap.servers)) }
+        let idle = UnplacedReason.idleServers(snap.servers)
+        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence(idle: idle)) }
         run.sort()
         return (PlanChanges(add: adds, replicas: trafficReplicas(selected, &sizer)), run)
     }
@@ -144,7 +145,8 @@ public struct PlaceRun: Sendable {
         }
         run.moves = moves.sorted { naturalLess($0.job, $1.job) }
         run.placed = placedItems
-        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence(fleet: snap.servers)) }
+        let idle = UnplacedReason.idleServers(snap.servers)
+        run.unplaced = outcome.unplaced.map { UnplacedItem(job: units[$0.unit].job, replica: units[$0.unit].replica, reason: $0.reason.sentence(idle: idle)) }
         run.sort()
         let removals = movable.flatMap { $0.placements.map(\.id) }
         return (PlanChanges(remove: removals, add: adds, replicas: trafficReplicas(movable, &sizer)), run)

@@ -17,15 +17,19 @@ extension UnplacedReason {
         }
     }
 
-    /// The sentence, and where servers of the shape's type take no new work (cordoned, drained, down)
-    /// while they have free GPUs, which ones: they are why "taken" is not the whole story.
-    public func sentence(fleet servers: [ServerInfo]) -> String {
-        guard case .noRoom(let r) = self else { return sentence }
-        let idle = servers.filter { $0.gpuType == r.shape.gpuType && !$0.takesWork && $0.freeGPUs > 0 }
-        guard !idle.isEmpty else { return sentence }
-        let named = idle.prefix(3).map { "\($0.name) (\($0.origin.state.rawValue))" }.joined(separator: ", ")
-        return sentence + "; \(idle.count) \(r.shape.gpuType) server\(idle.count == 1 ? "" : "s") with free GPUs take\(idle.count == 1 ? "s" : "") "
-            + "no new work: \(named)\(idle.count > 3 ? ", ..." : "")"
+    /// Servers with free GPUs that take no new work (cordoned, drained, down), by GPU type: found once
+    /// per run, named in the reasons of units of their type.
+    public static func idleServers(_ servers: [ServerInfo]) -> [String: [ServerInfo]] {
+        Dictionary(grouping: servers.filter { !$0.takesWork && $0.freeGPUs > 0 }, by: \.gpuType)
+    }
+
+    /// The sentence, and which servers of the shape's type take no new work while they have free
+    /// GPUs: they are why "taken" is not the whole story.
+    public func sentence(idle: [String: [ServerInfo]]) -> String {
+        guard case .noRoom(let r) = self, let servers = idle[r.shape.gpuType], !servers.isEmpty else { return sentence }
+        let named = servers.prefix(3).map { "\($0.name) (\($0.origin.state.rawValue))" }.joined(separator: ", ")
+        return sentence + "; \(servers.count) \(r.shape.gpuType) server\(servers.count == 1 ? "" : "s") with free GPUs take\(servers.count == 1 ? "s" : "") "
+            + "no new work: \(named)\(servers.count > 3 ? ", ..." : "")"
     }
 
     static func noRoom(_ r: NoRoom) -> String {

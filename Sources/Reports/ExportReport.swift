@@ -27,20 +27,11 @@ public enum YAMLWriter {
         }
     }
 
+    /// A double-quoted scalar: JSON's string escapes (`JSONWriter.string`) are YAML's too.
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7F { out += String(format: "\\u%04X", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        JSONWriter.string(s, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A key written plain when YAML cannot read it as anything but that string.
