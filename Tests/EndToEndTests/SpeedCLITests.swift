@@ -190,4 +190,49 @@ import TestSupport
         #expect(train.status != 0)
         #expect(try jsonArray(runPlan(["jobs", "--format", "json"], env: env).stdout).count == 1)
     }
+
+    @Test func importedJobsCarryTheirEngineAndTraffic() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let env = ["PLAN_DB": dir.path("p.sqlite")]
+        #expect(runPlan(["server", "add", "h", "--gpu", "h100-sxm-80gb", "--gpus", "8", "--count", "2"], env: env).status == 0)
+        // The same traffic job as `aJobStatedByItsTrafficGetsTheReplicasItNeeds`, from a CSV row, next to a row with no serving columns.
+        try """
+            name,model,mode,engine,max_model_len,users,context,tokens_per_s,ttft,enforce_eager
+            chat,llama-3.1-8b,infer,vllm,8192,400,4096,30,,false
+            plain,llama-3.1-8b,infer,,,,,,,
+            """.write(toFile: dir.path("jobs.csv"), atomically: true, encoding: .utf8)
+        let imported = runPlan(["import", "jobs", dir.path("jobs.csv")], env: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let jobs = try jsonArray(runPlan(["jobs", "--format", "json"], env: env).stdout)
+        let chat = try #require(jobs.first { $0["name"] as? String == "chat" })
+        let serving = try #require((chat["spec"] as? [String: Any])?["serving"] as? [String: Any])
+        #expect(serving["engine"] as? String == "vllm")
+        let target = try #require(serving["target"] as? [String: Any])
+        #expect(target["users"] as? Int == 400 && target["context"] as? Int == 4096 && target["tokens_per_second"] as? Double == 30)
+        #expect((serving["vllm"] as? [String: Any])?["max_model_len"] as? Int == 8192)
+        let plain = try #require(jobs.first { $0["name"] as? String == "plain" })
+        #expect((plain["spec"] as? [String: Any])?["serving"] == nil)
+        // Placed, the imported traffic job gets more than one replica, as the flags give it.
+        let placed = try #require(try jsonObject(runPlan(["place", "--format", "json"], env: env).stdout)["placed"] as? [[String: Any]])
+        #expect(placed.filter { $0["job"] as? String == "chat" }.count >= 2)
+
+        // A bad serving cell rejects the file in one line naming the row and the value; the database is unchanged.
+        let before = try dumpDatabase(dir.path("p.sqlite"))
+        for (row, message) in [
+            ("x,llama-3-8b,infer,vllm,,5,100,,,", "line 2: serving to a target needs --users, --context and --tokens-per-s together"),
+            ("x,llama-3-8b,infer,sglang,,,,,,", "line 2: The value 'sglang' is invalid for '--engine <engine>'"),
+            ("x,llama-3-8b,infer,vllm,,abc,100,5,,", "line 2: The value 'abc' is invalid for '--users <users>'"),
+            ("x,llama-3-8b,infer,vllm,,,,,,maybe", "line 2: invalid enforce_eager 'maybe'; expected true or false"),
+            ("x,llama-3-8b,train,,,5,100,5,,", "line 2: --users, --context and --tokens-per-s size serving; drop --mode train"),
+        ] {
+            try "name,model,mode,engine,max_model_len,users,context,tokens_per_s,ttft,enforce_eager\n\(row)\n"
+                .write(toFile: dir.path("bad.csv"), atomically: true, encoding: .utf8)
+            let r = runPlan(["import", "jobs", dir.path("bad.csv")], env: env)
+            #expect(r.status != 0)
+            #expect(r.stderr.contains(message) && r.stderr.hasSuffix("; nothing was imported\n"), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(try dumpDatabase(dir.path("p.sqlite")) == before)
+    }
 }

@@ -15,7 +15,17 @@ extension JobRequest {
         "name", "model", "mode", "method", "dtype", "kv_dtype", "optimizer", "precision", "batch", "seq", "attention",
         "checkpointing", "lora_rank", "lora_targets", "fused_loss", "fp32_grads", "optimizer_in_backward", "quant_group_size",
         "micro_batches", "offload", "replicas", "priority", "gpus", "gpu_memory", "same_server", "gpu_types", "headroom",
-        "strategy", "tp", "pp",
+        "strategy", "tp", "pp", "gpu_memory_utilization",
+    ] + speedColumns.map(\.column)
+
+    /// The serving columns: `plan job add`'s engine and traffic flags, read through `SpeedOptions` so a
+    /// row is checked exactly as the flags are.
+    static let speedColumns: [(column: String, flag: String, isFlag: Bool)] = [
+        ("engine", "--engine", false), ("max_model_len", "--max-model-len", false),
+        ("max_num_batched_tokens", "--max-num-batched-tokens", false), ("max_num_seqs", "--max-num-seqs", false),
+        ("block_size", "--block-size", false), ("enforce_eager", "--enforce-eager", true), ("mem_efficiency", "--mem-efficiency", false),
+        ("prefill_mfu", "--prefill-mfu", false), ("network_efficiency", "--network-efficiency", false), ("users", "--users", false),
+        ("context", "--context", false), ("tokens_per_s", "--tokens-per-s", false), ("ttft", "--ttft", false),
     ]
 
     /// Parses one import row; `where_` names it in errors ("jobs.csv line 4").
@@ -52,7 +62,7 @@ extension JobRequest {
         model = v["model"]
         let mode = try choice("mode", Mode.self)
         modeGiven = mode != nil
-        let w = Workload(
+        var w = Workload(
             mode: mode ?? .infer, method: try choice("method", TrainingMethod.self) ?? .full,
             dtype: try choice("dtype", WeightDType.self) ?? .bf16, kvDType: try choice("kv_dtype", KVDType.self),
             optimizer: try choice("optimizer", Optimizer.self) ?? .adamw, precision: try choice("precision", Precision.self) ?? .mixed,
@@ -61,7 +71,14 @@ extension JobRequest {
             loraRank: try int("lora_rank", 1...65_536) ?? 16, loraTargets: v["lora_targets"].map(Self.targets) ?? .allLinear,
             microBatches: try int("micro_batches", 1...100_000) ?? 1, fusedLoss: try flag("fused_loss"),
             optimizerInBackward: try flag("optimizer_in_backward"))
+        if let u = v["gpu_memory_utilization"], !u.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let x = Double(u.trimmingCharacters(in: .whitespaces)), x > 0, x <= 1 else {
+                throw fail("gpu_memory_utilization", u, "a fraction above 0 and at most 1, e.g. 0.9")
+            }
+            w.gpuMemoryUtilization = x
+        }
         workload = w
+        serving = try Self.serving(v, mode: w.mode, where_: where_)
         dtypeGiven = !(v["dtype"] ?? "").trimmingCharacters(in: .whitespaces).isEmpty
         fp32Grads = try flag("fp32_grads")
         quantGroupSize = try int("quant_group_size", 1...1_048_576)
@@ -82,6 +99,35 @@ extension JobRequest {
         strategy = try choice("strategy", StrategyChoice.self)?.strategy
         tp = try int("tp", 1...1024)
         pp = try int("pp", 1...1024)
+    }
+
+    /// The row's engine and traffic, parsed as `plan job add` parses its flags; nil when the row has none.
+    static func serving(_ v: [String: String], mode: Mode, where_: String) throws -> SpeedRequest? {
+        var args: [String] = []
+        for c in speedColumns {
+            guard let raw = v[c.column] else { continue }
+            let s = raw.trimmingCharacters(in: .whitespaces)
+            if s.isEmpty { continue }
+            if c.isFlag {
+                switch s.lowercased() {
+                case "1", "true", "yes": args.append(c.flag)
+                case "0", "false", "no": break
+                default: throw PlanError("\(where_): invalid \(c.column) '\(raw)'; expected true or false; nothing was imported")
+                }
+            } else {
+                args += [c.flag, s]
+            }
+        }
+        if args.isEmpty { return nil }
+        do {
+            return try SpeedOptions.parse(args).servingRequest(mode: mode)
+        } catch let e as PlanError {
+            throw PlanError("\(where_): \(e.message); nothing was imported", exitCode: e.exitCode)
+        } catch {
+            var message = SpeedOptions.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid serving columns"
+            if message.hasSuffix(".") { message.removeLast() }
+            throw PlanError("\(where_): \(message); nothing was imported", exitCode: 64)
+        }
     }
 
     static func list(_ s: String) -> [String] {
