@@ -10,6 +10,21 @@ public enum ServingEngine: String, Sendable, CaseIterable, Codable {
     case vllm
 }
 
+/// Which top-k/top-p implementation vLLM's profiling run samples with (`TopKTopPSampler`). The
+/// start-up log names it: "Using FlashInfer for top-p & top-k sampling", or "Falling back to the
+/// PyTorch-native implementation of top-p & top-k sampling".
+public enum VLLMSampler: String, Sendable, CaseIterable, Codable {
+    /// FlashInfer's sampling from logits: what vLLM V1 uses whenever FlashInfer is installed (its
+    /// Docker images; a dependency of current releases, where `VLLM_USE_FLASHINFER_SAMPLER` defaults on).
+    case flashinfer
+    /// vLLM's Triton top-k/top-p kernel, in place on the fp32 logits: vLLM 0.17 to 0.33, where the
+    /// FlashInfer sampler is off by default ("available but disabled by default").
+    case triton
+    /// PyTorch's sort-based `apply_top_k_top_p`: pip installs of vLLM 0.11 and earlier without the
+    /// `flashinfer` extra, vLLM 0.11.1 to 0.16 by default, or `VLLM_USE_FLASHINFER_SAMPLER=0` before 0.17.
+    case pytorch
+}
+
 /// vLLM's engine arguments that decide its memory. `nil` means vLLM's default for the GPU
 /// (`VLLM.resolved`); docs/estimator.md (serving engines) cites each default.
 public struct VLLMSettings: Sendable, Equatable, Hashable, Codable {
@@ -20,10 +35,12 @@ public struct VLLMSettings: Sendable, Equatable, Hashable, Codable {
     public var gpuMemoryUtilization: Double?
     /// `--enforce-eager`: no CUDA graphs, so no graph memory.
     public var enforceEager: Bool = false
+    /// The sampler the profiling run goes through (default FlashInfer).
+    public var sampler: VLLMSampler?
 
     public init(
         maxModelLen: Int? = nil, maxNumBatchedTokens: Int? = nil, maxNumSeqs: Int? = nil, blockSize: Int? = nil,
-        gpuMemoryUtilization: Double? = nil, enforceEager: Bool = false
+        gpuMemoryUtilization: Double? = nil, enforceEager: Bool = false, sampler: VLLMSampler? = nil
     ) {
         self.maxModelLen = maxModelLen
         self.maxNumBatchedTokens = maxNumBatchedTokens
@@ -31,6 +48,7 @@ public struct VLLMSettings: Sendable, Equatable, Hashable, Codable {
         self.blockSize = blockSize
         self.gpuMemoryUtilization = gpuMemoryUtilization
         self.enforceEager = enforceEager
+        self.sampler = sampler
     }
 }
 
@@ -63,6 +81,8 @@ public struct ServingEstimate: Sendable, Equatable {
     public var maxNumBatchedTokens: Int
     public var maxNumSeqs: Int
     public var gpuMemoryUtilization: Double
+    /// vLLM: the sampler path the profiling peak assumes.
+    public var sampler: VLLMSampler? = nil
     /// Whether the engine starts with one request of `maxModelLen` (vLLM's own check).
     public var fits: Bool
     /// When it does not: the longest context that fits, and the utilization that would make room
@@ -99,17 +119,53 @@ public enum VLLM {
     /// The reserve between nvidia-smi's total and CUDA's where no measurement is known: measured
     /// gaps are 0.42-0.68 GiB (H100 0.43, A100-80GB 0.68, A100-40GB 0.62, RTX 3090 0.42, L4 0.44).
     public static let driverReserveBytes = 512 << 20
-    /// Non-torch growth during profiling (attention workspaces, cuBLAS, lazily created NCCL
-    /// communicators): 0.16-0.35 GiB in vLLM's printed profiles; more with tensor parallelism.
-    public static let nonTorchBytes = 200 << 20
+    /// Non-torch growth during profiling: what CUDA holds beyond PyTorch's allocator after the
+    /// profiling forward, less what it held at the snapshot taken after NCCL was set up (cuBLAS and
+    /// attention workspaces, and the buffers NCCL allocates at its first collective). Measured in
+    /// vLLM 0.19's debug profile on H100s (llm-d-planner, 60 runs, docs/estimator.md §10): 0.24-0.27
+    /// GiB on one GPU, 0.07 GiB with pipeline stages only, and 2.06-2.21 GiB with tensor parallelism
+    /// over NVLink, where NCCL opens many channels with a buffer set each, for vLLM's own
+    /// communicator and PyTorch's alike.
+    public static let nonTorchBytes = 256 << 20
+    public static let nonTorchPipelineBytes = 72 << 20
+    public static let nonTorchNVLinkTPBytes = 2150 << 20
+    /// Tensor parallelism over PCIe or a bridge: fewer channels, buffers in host memory where GPUs
+    /// cannot peer (stated; a 2x RTX 4090 log leaves no room for more).
     public static let nonTorchTPBytes = 300 << 20
-    /// Sampler bytes per logit at the profiling run's peak, besides the logits in the model dtype:
-    /// `_dummy_sampler_run` samples with top-k and top-p, which without FlashInfer (an optional extra
-    /// of the vLLM 0.11 wheel) runs PyTorch's `apply_top_k_top_p`: the fp32 logits (4), the sorted
-    /// values (4) and int64 indices (8), the top-k and top-p masks (1 + 1), the sorted probabilities
-    /// (4, cumsum in place) and the scattered result (4) are alive together
-    /// (`vllm/v1/sample/ops/topk_topp_sampler.py`).
-    public static let samplerBytesPerLogit = 26
+
+    /// The non-torch growth for a split on `gpu`.
+    public static func nonTorch(tp: Int, pp: Int, gpu: GPUType) -> Int {
+        if tp > 1 {
+            let i = gpu.interconnect.lowercased()
+            return i.hasPrefix("nvlink") && i != "nvlink-bridge" ? nonTorchNVLinkTPBytes : nonTorchTPBytes
+        }
+        return pp > 1 ? nonTorchPipelineBytes : nonTorchBytes
+    }
+    /// Sampler bytes per logit at the profiling run's peak, besides the logits in the model dtype.
+    /// `_dummy_sampler_run` samples every row with top-k and top-p set, after casting the logits to
+    /// fp32 (4; `Sampler.forward`):
+    /// - FlashInfer (`flashinfer_sample` → `top_k_top_p_sampling_from_logits`, top-k first): the
+    ///   top-k-masked logits (4) and their softmax (4): 12.
+    /// - Triton (`apply_top_k_top_p_triton`): masks in place with a buffer of one row per SM, then
+    ///   `random_sample`'s probabilities (4) and exponential draws (4): 12.
+    /// - PyTorch (`apply_top_k_top_p`): the sort of the fp32 logits into values (4) and int64 indices
+    ///   (8), with the sort's temporaries in PyTorch's CUDA stable sort
+    ///   (`aten/src/ATen/native/cuda/SortStable.cu`) alive with them. For one row, or 128 rows and more
+    ///   (`segmented_sort_pairs`): an int64 iota of source indices (8) and cub's alternate key and value
+    ///   buffers (4 + 8), the temporary storage of the non-DoubleBuffer
+    ///   `DeviceSegmentedRadixSort::SortPairs`: 36. For 2 to 127 rows
+    ///   (`segmented_sort_pairs_by_full_sort`): two int2 index-and-segment arrays (8 + 8), the keys'
+    ///   output (4) and cub's alternates (4 + 8): 48. What follows the sort (the masks, the sorted
+    ///   probabilities and the scattered result, 1 + 1 + 4 + 4 over the 16 kept) is less.
+    public static func samplerBytesPerLogit(rows: Int, sampler: VLLMSampler) -> Int {
+        switch sampler {
+        case .flashinfer: return 4 + 4 + 4
+        case .triton: return 4 + 4 + 4
+        case .pytorch:
+            let kept = 4 + 4 + 8
+            return rows > 1 && rows < 128 ? kept + 8 + 8 + 4 + 12 : kept + 8 + 12
+        }
+    }
     /// Graph memory per captured batch size beyond the largest size's activations (stated; one
     /// public log prints 0.17 GiB for 51 sizes).
     public static let graphBytesPerSize = 3 << 20
@@ -143,6 +199,7 @@ public enum VLLM {
         r.maxNumBatchedTokens = s.maxNumBatchedTokens ?? min(d.tokens, r.maxNumSeqs! * r.maxModelLen!)
         r.blockSize = s.blockSize ?? (a.latent != nil ? mlaBlockSize : defaultBlockSize)
         r.gpuMemoryUtilization = s.gpuMemoryUtilization ?? defaultUtilization
+        r.sampler = s.sampler ?? .flashinfer
         return r
     }
 
@@ -218,8 +275,8 @@ public enum VLLM {
     }
 
     /// The sampler's peak in the profiling run: `rows` logits rows over the whole vocabulary.
-    static func samplerPeak(_ a: ModelArchitecture, rows: Int, elementBytes e: Int) -> Int {
-        rows * a.vocabSize * (e + samplerBytesPerLogit)
+    static func samplerPeak(_ a: ModelArchitecture, rows: Int, elementBytes e: Int, sampler: VLLMSampler) -> Int {
+        rows * a.vocabSize * (e + samplerBytesPerLogit(rows: rows, sampler: sampler))
     }
 
     /// What vLLM's MXFP4 MoE kernels add to a checkpoint's expert bytes on one rank: they pad the
@@ -252,11 +309,11 @@ public enum VLLM {
         let seqs = s.maxNumSeqs!
         let block = s.blockSize!
         let usable = Int((Double(total) * util).rounded(.up))
-        let nonTorch = tp * pp > 1 ? nonTorchTPBytes : nonTorchBytes
+        let nonTorch = nonTorch(tp: tp, pp: pp, gpu: gpu)
         // `profile_run`: one forward of the batched-token budget split over min(tokens, seqs)
         // requests, then the sampler on one row per request while the hidden states are held.
         let rows = min(tokens, seqs)
-        let activation = max(forwardPeak(a, tokens: tokens, tp: tp, elementBytes: e), e * tokens * a.hiddenSize + samplerPeak(a, rows: rows, elementBytes: e))
+        let activation = max(forwardPeak(a, tokens: tokens, tp: tp, elementBytes: e), e * tokens * a.hiddenSize + samplerPeak(a, rows: rows, elementBytes: e, sampler: s.sampler!))
         // CUDA graphs (subtracted since v0.21): the largest captured batch's activations, kept in
         // the graph pool, and each graph's own memory. Capture sizes: 1, 2, 4, 8..248 by 8, 256..max
         // by 16 with max = min(2 x max_num_seqs, 512, max_num_batched_tokens).
@@ -294,7 +351,7 @@ public enum VLLM {
             activationPeakBytes: activation, cudaGraphBytes: graphs, kvCacheBytes: kv, kvBytesPerToken: layout.full * layout.perLayerToken,
             blockSize: block, blocks: blocks, kvCacheTokens: layout.groups > 0 ? blocks / layout.groups * block : 0,
             maxConcurrency: perRequest > 0 ? Double(blocks) / Double(perRequest) : 0, maxModelLen: mml, maxNumBatchedTokens: tokens,
-            maxNumSeqs: seqs, gpuMemoryUtilization: util, fits: fits, longestContext: longest, utilizationNeeded: utilNeeded,
+            maxNumSeqs: seqs, gpuMemoryUtilization: util, sampler: s.sampler, fits: fits, longestContext: longest, utilizationNeeded: utilNeeded,
             kvBytesPerRequest: needed)
     }
 }

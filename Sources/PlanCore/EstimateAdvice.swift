@@ -69,7 +69,8 @@ public enum EstimateAdvice {
             a.append(
                 "vLLM V1 memory profiling (gpu_worker.determine_available_memory): KV cache = CUDA total x gpu_memory_utilization - weights "
                     + "- non-torch growth (\(Human.gib(s.nonTorchBytes)), stated) - the profiling run's peak (one forward of "
-                    + "max_num_batched_tokens, then the sampler on min(max_num_batched_tokens, max_num_seqs) rows of logits) - CUDA graphs "
+                    + "max_num_batched_tokens, then the \((s.sampler ?? .flashinfer).rawValue) sampler on min(max_num_batched_tokens, max_num_seqs) rows of "
+                    + "logits; --vllm-sampler pytorch for installs whose log says \"Falling back to the PyTorch-native implementation\") - CUDA graphs "
                     + "(the largest captured batch plus 3 MiB per captured size; 0 with --enforce-eager)")
             if !s.totalMeasured {
                 a.append("CUDA total: nvidia-smi's less \(Human.gib(VLLM.driverReserveBytes)) (no measured CUDA total for this GPU)")

@@ -91,8 +91,16 @@ public enum Speed {
             var s = request.vllm
             s.gpuMemoryUtilization = s.gpuMemoryUtilization ?? w.gpuMemoryUtilization
             let padding = quantization?.method == "mxfp4" ? VLLM.mxfp4ExpertPadding(a, tp: split.tp, pp: split.pp, gpu: gpu) : 0
+            // vLLM quantizes linear layers only (`Fp8Config.get_quant_method` and its kin return
+            // nothing for embeddings and the output head): with `--dtype fp8/int8/int4` and no layout of
+            // its own, what the packed convention counts at that width stays 16-bit.
+            var unquantized = 0
+            if quantization == nil && options.quantGroupSize == nil && [.fp8, .int8, .int4].contains(w.dtype) {
+                let width = w.dtype == .int4 ? 0.5 : 1
+                unquantized = Int((Double(ParamShard(a, tp: split.tp, pp: split.pp).nonLinear) * (2 - width)).rounded(.up))
+            }
             return VLLM.estimate(
-                a, weights: e.weights + padding, elementBytes: elementBytes, kvBytes: kvBytes, tp: split.tp, pp: split.pp, gpu: gpu, settings: s)
+                a, weights: e.weights + padding + unquantized, elementBytes: elementBytes, kvBytes: kvBytes, tp: split.tp, pp: split.pp, gpu: gpu, settings: s)
         case .transformers:
             return ServingEstimate.transformers(a, w, e, split: split, gpu: gpu, headroom: options.headroom, kvBytes: kvBytes)
         }

@@ -102,6 +102,7 @@ public struct EstimateReport: Report {
         }
         struct Serving: Encodable {
             var engine: String
+            var sampler: String?
             var totalBytes: Int
             var usableBytes: Int
             var weightsBytes: Int
@@ -225,7 +226,7 @@ public struct EstimateReport: Report {
             },
             serving: serving.map {
                 .init(
-                    engine: $0.engine.rawValue, totalBytes: $0.totalBytes, usableBytes: $0.usableBytes, weightsBytes: $0.weightsBytes,
+                    engine: $0.engine.rawValue, sampler: $0.sampler?.rawValue, totalBytes: $0.totalBytes, usableBytes: $0.usableBytes, weightsBytes: $0.weightsBytes,
                     nonTorchBytes: $0.nonTorchBytes, activationPeakBytes: $0.activationPeakBytes, cudaGraphBytes: $0.cudaGraphBytes,
                     kvCacheBytes: $0.kvCacheBytes, kvCacheTokens: $0.kvCacheTokens, kvBytesPerToken: $0.kvBytesPerToken,
                     blockSize: $0.blockSize, numGpuBlocks: $0.blocks, maxModelLen: $0.maxModelLen, maxNumBatchedTokens: $0.maxNumBatchedTokens,
@@ -367,7 +368,7 @@ public struct EstimateReport: Report {
     func vllmTable(_ v: ServingEstimate) -> String {
         var out = "vLLM start-up on one GPU (CUDA total \(Human.gib(v.totalBytes))\(v.totalMeasured ? "" : ", estimated")"
         out += " x gpu_memory_utilization \(v.gpuMemoryUtilization); max_model_len \(v.maxModelLen), max_num_batched_tokens "
-        out += "\(v.maxNumBatchedTokens), max_num_seqs \(v.maxNumSeqs), block_size \(v.blockSize)):\n"
+        out += "\(v.maxNumBatchedTokens), max_num_seqs \(v.maxNumSeqs), block_size \(v.blockSize)\(v.sampler.map { ", \($0.rawValue) sampler" } ?? "")):\n"
         var t = TextTable(["TERM", "BYTES", "GiB"], rightAligned: [1, 2])
         for (name, b) in [
             ("usable", v.usableBytes), ("- weights", v.weightsBytes), ("- non-torch", v.nonTorchBytes),

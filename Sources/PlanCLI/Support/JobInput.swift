@@ -23,7 +23,8 @@ extension JobRequest {
     static let speedColumns: [(column: String, flag: String, isFlag: Bool)] = [
         ("engine", "--engine", false), ("max_model_len", "--max-model-len", false),
         ("max_num_batched_tokens", "--max-num-batched-tokens", false), ("max_num_seqs", "--max-num-seqs", false),
-        ("block_size", "--block-size", false), ("enforce_eager", "--enforce-eager", true), ("mem_efficiency", "--mem-efficiency", false),
+        ("block_size", "--block-size", false), ("enforce_eager", "--enforce-eager", true),
+        ("vllm_sampler", "--vllm-sampler", false), ("mem_efficiency", "--mem-efficiency", false),
         ("prefill_mfu", "--prefill-mfu", false), ("network_efficiency", "--network-efficiency", false), ("users", "--users", false),
         ("context", "--context", false), ("tokens_per_s", "--tokens-per-s", false), ("ttft", "--ttft", false),
     ]

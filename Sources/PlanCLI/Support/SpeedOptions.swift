@@ -5,6 +5,7 @@ import PlanCore
 import PlanModel
 
 extension ServingEngine: ExpressibleByArgument {}
+extension VLLMSampler: ExpressibleByArgument {}
 
 /// The serving engine, the speed assumptions, and the work (tokens to train, traffic to serve),
 /// shared by `plan estimate` and `plan job add`.
@@ -23,6 +24,15 @@ struct SpeedOptions: ParsableArguments {
     var blockSize: Int?
     @Flag(name: .customLong("enforce-eager"), help: "vLLM: no CUDA graphs (and no graph memory).")
     var enforceEager = false
+    @Option(
+        name: .customLong("vllm-sampler"),
+        help: """
+            vLLM: the top-k/top-p path its start-up profiles, which sets the sampler's share of the peak: flashinfer (default; \
+            vLLM 0.34 and later, and Docker images up to 0.11.0: "Using FlashInfer for top-p & top-k sampling"), triton (0.17 \
+            to 0.33), or pytorch (the sort-based path, three times the memory: 0.11.1 to 0.16, V0, and pip installs up to 0.11.0 \
+            whose log says "Falling back to the PyTorch-native implementation").
+            """)
+    var vllmSampler: VLLMSampler?
 
     @Option(name: .customLong("mem-efficiency"), help: "Fraction of peak memory bandwidth decode reaches (default 0.7).")
     var memEfficiency: Double?
@@ -60,6 +70,7 @@ struct SpeedOptions: ParsableArguments {
             for (flag, given) in [
                 ("--max-model-len", maxModelLen != nil), ("--max-num-batched-tokens", maxNumBatchedTokens != nil),
                 ("--max-num-seqs", maxNumSeqs != nil), ("--block-size", blockSize != nil), ("--enforce-eager", enforceEager),
+                ("--vllm-sampler", vllmSampler != nil),
             ] where given {
                 throw PlanError.usage("\(flag) is a vLLM setting; add --engine vllm")
             }
@@ -74,7 +85,7 @@ struct SpeedOptions: ParsableArguments {
         }
         r.vllm = VLLMSettings(
             maxModelLen: maxModelLen, maxNumBatchedTokens: maxNumBatchedTokens, maxNumSeqs: maxNumSeqs, blockSize: blockSize,
-            enforceEager: enforceEager)
+            enforceEager: enforceEager, sampler: vllmSampler)
         func fraction(_ flag: String, _ v: Double?, _ set: (Double) -> Void) throws {
             guard let v else { return }
             guard v > 0 && v <= 1 else { throw PlanError.usage("invalid \(flag) \(v); expected a fraction above 0 and at most 1, e.g. 0.5") }
