@@ -123,9 +123,10 @@ public enum VLLM {
     /// profiling forward, less what it held at the snapshot taken after NCCL was set up (cuBLAS and
     /// attention workspaces, and the buffers NCCL allocates at its first collective). Measured in
     /// vLLM 0.19's debug profile on H100s (llm-d-planner, 60 runs, docs/estimator.md §10): 0.24-0.27
-    /// GiB on one GPU, 0.07 GiB with pipeline stages only, and 2.06-2.21 GiB with tensor parallelism
-    /// over NVLink, where NCCL opens many channels with a buffer set each, for vLLM's own
-    /// communicator and PyTorch's alike.
+    /// GiB on one GPU (0.46 for Granite), 0.07 GiB with pipeline stages only, and 2.06-2.21 GiB with
+    /// tensor parallelism over NVLink, where NCCL opens many channels with a buffer set each, for
+    /// vLLM's own communicator and PyTorch's alike. Other NVLink generations take the H100 figure and
+    /// other links (PCIe, bridges, AMD's Infinity Fabric) the PCIe one: neither is measured.
     public static let nonTorchBytes = 256 << 20
     public static let nonTorchPipelineBytes = 72 << 20
     public static let nonTorchNVLinkTPBytes = 2150 << 20

@@ -107,6 +107,14 @@ public enum Estimating {
                 prompt: w.seq, efficiencies: speed.efficiencies)
             if result.servingSpeed == nil { result.estimate.warnings.append(noPeak(gpu)) }
             if speed.engine == .vllm && !serving.fits { result.estimate.warnings.append(vllmRefusal(serving)) }
+            if speed.engine == .vllm && speed.vllm.sampler == nil && serving.fits {
+                // The sampler path is the install's, and no log line we read says which: say when the
+                // sort-based path would turn the start into a refusal.
+                var sorting = speed
+                sorting.vllm.sampler = .pytorch
+                let sorted = Speed.serving(a, w, e, split: r.split, gpu: gpu, options: options, request: sorting, quantization: quantized)
+                if !sorted.fits { result.estimate.warnings.append(samplerCaveat(serving, sorted)) }
+            }
         } else if let tokens = speed.trainTokens {
             let (fabric, perServer) = Speed.network(gpu, skus: r.skus)
             result.training = Roofline.training(
@@ -144,6 +152,15 @@ public enum Estimating {
         return "vLLM would not start: one request of max_model_len \(s.maxModelLen) needs \(gib(s.kvBytesPerRequest)) of KV cache, "
             + "more than the \(gib(s.kvCacheBytes)) available; the estimated maximum model length is \(s.longestContext ?? 0). "
             + "Try " + fixes.joined(separator: ", or ")
+    }
+
+    /// vLLM starts with the fused samplers (the default) but not with PyTorch's sort-based one.
+    static func samplerCaveat(_ fused: ServingEstimate, _ sorted: ServingEstimate) -> String {
+        let gib = { (b: Int) in String(format: "%.2f GiB", Double(b) / Double(1 << 30)) }
+        return "vLLM starts only with the FlashInfer or Triton sampler (assumed; vLLM 0.17 and later, or a Docker image): with "
+            + "PyTorch's sort-based sampler (vLLM 0.11.1 to 0.16, or a pip install without FlashInfer; its log says \"Falling back to the "
+            + "PyTorch-native implementation\") the profiling peak is \(gib(sorted.activationPeakBytes)), not \(gib(fused.activationPeakBytes)), "
+            + "and one request of max_model_len \(sorted.maxModelLen) does not fit (check with --vllm-sampler pytorch)"
     }
 
     /// An unquantized checkpoint whose element count is more than 1% off the config's parameters.

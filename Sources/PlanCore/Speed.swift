@@ -95,7 +95,7 @@ public enum Speed {
             // nothing for embeddings and the output head): with `--dtype fp8/int8/int4` and no layout of
             // its own, what the packed convention counts at that width stays 16-bit.
             var unquantized = 0
-            if quantization == nil && options.quantGroupSize == nil && [.fp8, .int8, .int4].contains(w.dtype) {
+            if quantization == nil && options.quantGroupSize == nil && options.checkpointWeightBytes == nil && [.fp8, .int8, .int4].contains(w.dtype) {
                 let width = w.dtype == .int4 ? 0.5 : 1
                 unquantized = Int((Double(ParamShard(a, tp: split.tp, pp: split.pp).nonLinear) * (2 - width)).rounded(.up))
             }

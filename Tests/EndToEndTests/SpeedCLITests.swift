@@ -42,6 +42,39 @@ import TestSupport
         #expect((t["decode_tokens_per_s_per_sequence"] as! Double) <= (t["roofline_decode_tokens_per_s_per_sequence"] as! Double))
     }
 
+    @Test func theSamplerPathIsAFlagAndAnImportColumn() throws {
+        // Llama-3.1-8B on an H100 at its defaults: 1,024 rows of 128,256 logits. The sort-based sampler keeps 24 bytes a
+        // logit more than the fused ones, and the KV cache is that much smaller.
+        func serving(_ extra: [String]) throws -> [String: Any] {
+            let r = estimate(["--model", "llama-3.1-8b", "--gpu", "h100-sxm-80gb", "--engine", "vllm", "--max-model-len", "8192", "--format", "json"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try jsonObject(r.stdout)["serving"] as? [String: Any])
+        }
+        let fused = try serving([])
+        let sorted = try serving(["--vllm-sampler", "pytorch"])
+        #expect(fused["sampler"] as? String == "flashinfer" && sorted["sampler"] as? String == "pytorch")
+        #expect((fused["kv_cache_bytes"] as! Int) - (sorted["kv_cache_bytes"] as! Int) == 1024 * 128_256 * 24)
+        #expect(try serving(["--vllm-sampler", "triton"])["kv_cache_bytes"] as? Int == fused["kv_cache_bytes"] as? Int)
+        // Only for vLLM, only its three names; the transformers engine prints no sampler.
+        let alone = estimate(["--model", "llama-3.1-8b", "--gpu", "h100-sxm-80gb", "--vllm-sampler", "pytorch"])
+        #expect(alone.status != 0 && alone.stderr == "error: --vllm-sampler is a vLLM setting; add --engine vllm\n")
+        let bad = estimate(["--model", "llama-3.1-8b", "--gpu", "h100-sxm-80gb", "--engine", "vllm", "--vllm-sampler", "sort"])
+        #expect(bad.status != 0 && bad.stderr.contains("'sort'") && bad.stderr.contains("flashinfer"))
+        let plain = estimate(["--model", "llama-3.1-8b", "--gpu", "h100-sxm-80gb", "--mode", "infer", "--format", "json"])
+        #expect((try jsonObject(plain.stdout)["serving"] as? [String: Any])?["sampler"] == nil)
+
+        // As an import column, in any case, kept with the job.
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let env = ["PLAN_DB": dir.path("p.sqlite")]
+        try "name,model,mode,engine,vllm_sampler\nchat,llama-3.1-8b,infer,VLLM,PyTorch\n".write(toFile: dir.path("j.csv"), atomically: true, encoding: .utf8)
+        let imported = runPlan(["import", "jobs", dir.path("j.csv")], env: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let job = try #require(try jsonArray(runPlan(["jobs", "--format", "json"], env: env).stdout).first)
+        let vllm = ((job["spec"] as? [String: Any])?["serving"] as? [String: Any])?["vllm"] as? [String: Any]
+        #expect(vllm?["sampler"] as? String == "pytorch")
+    }
+
     @Test func aContextThatDoesNotFitIsRefusedInVLLMsTerms() throws {
         // Llama-3.1-8B's default max_model_len is 131,072: 16 GiB of KV for one request, more than an RTX 4090 has left.
         let r = estimate(["--model", "llama-3.1-8b", "--gpu", "rtx-4090-24gb", "--engine", "vllm", "--format", "json"])

@@ -116,7 +116,8 @@ extension JobRequest {
                 default: throw PlanError("\(where_): invalid \(c.column) '\(raw)'; expected true or false; nothing was imported")
                 }
             } else {
-                args += [c.flag, s]
+                // Named choices are matched as the other columns' are, in any case.
+                args += [c.flag, ["engine", "vllm_sampler"].contains(c.column) ? s.lowercased() : s]
             }
         }
         if args.isEmpty { return nil }

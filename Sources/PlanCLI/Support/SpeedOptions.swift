@@ -29,8 +29,8 @@ struct SpeedOptions: ParsableArguments {
         help: """
             vLLM: the top-k/top-p path its start-up profiles, which sets the sampler's share of the peak: flashinfer (default; \
             vLLM 0.34 and later, and Docker images up to 0.11.0: "Using FlashInfer for top-p & top-k sampling"), triton (0.17 \
-            to 0.33), or pytorch (the sort-based path, three times the memory: 0.11.1 to 0.16, V0, and pip installs up to 0.11.0 \
-            whose log says "Falling back to the PyTorch-native implementation").
+            to 0.33), or pytorch (the sort-based path, 36 bytes a logit against 12: 0.11.1 to 0.16, V0, and pip installs up to \
+            0.11.0 whose log says "Falling back to the PyTorch-native implementation").
             """)
     var vllmSampler: VLLMSampler?
 
