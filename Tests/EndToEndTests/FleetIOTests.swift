@@ -39,6 +39,24 @@ import TestSupport
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    @Test func aDryRunOnAMissingDatabaseLeavesNothingBehind() throws {
+        // The would-be changes are shown against a fresh, seeded database, and no database file appears where the
+        // command looked (it used to create and seed one there).
+        let f = Fleet()
+        defer { f.dir.cleanup() }
+        #expect(!FileManager.default.fileExists(atPath: f.db))
+        let mig = "ip-10-0-15-23.ec2.internal"  // offers MIG slices, which plan refuses unless excluded
+        let dry = f.plan("import", "kubernetes", Self.fixture("k8s-nodes.json"), "--exclude", mig, "--dry-run", "--format", "json")
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let added = try #require(try jsonObject(dry.stdout)["added"] as? [Any])
+        #expect(!added.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: f.db))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.dir.url.path).allSatisfy { !$0.hasSuffix(".sqlite") })
+        // Without --dry-run the same import creates it.
+        #expect(f.plan("import", "kubernetes", Self.fixture("k8s-nodes.json"), "--exclude", mig).status == 0)
+        #expect(FileManager.default.fileExists(atPath: f.db))
+    }
+
     @Test func kubernetesNodesAreImportedMarkedAndCounted() throws {
         let f = Fleet()
         defer { f.dir.cleanup() }

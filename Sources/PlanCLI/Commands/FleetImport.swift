@@ -55,7 +55,7 @@ extension SyncOptions {
 
     /// Matches the nodes to GPU types and syncs the fleet; prints the report.
     func sync(_ nodes: [DiscoveredNode], skipped: Int, source: FleetSource, site: String?, file: String, ctx: Context, format: OutputFormat) throws {
-        let store = try ctx.store()
+        let store = try dryRun ? ctx.storeForDryRun() : ctx.store()
         let catalog = try store.gpuTypes()
         let result: FleetImport.Result
         do {

@@ -46,6 +46,8 @@ public final class Context: @unchecked Sendable {
     public var dbOverride: String?
     private var openedStore: PlanStore?
     private var foundResources: Resources?
+    /// The temporary folder of a dry run's scratch database, removed on close.
+    private var scratchDirectory: String?
 
     public init(out: OutputSink, err: OutputSink, environment: [String: String]) {
         self.out = out
@@ -123,10 +125,26 @@ public final class Context: @unchecked Sendable {
         return s
     }
 
+    /// A dry run on a database that does not exist yet: a fresh, seeded database in a temporary
+    /// folder, removed when the process closes it, so that nothing appears where the command looked.
+    public func storeForDryRun() throws -> PlanStore {
+        if openedStore != nil || databaseExists { return try store() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plan-dry-run-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        scratchDirectory = dir
+        let s = try PlanStore.open(path: dir + "/plan.sqlite", resources: try resources(), readOnly: false, busyTimeout: try busyTimeout())
+        openedStore = s
+        return s
+    }
+
     /// Closes the database (checkpointing the WAL into the main file) before the process exits.
     public func close() {
         try? openedStore?.close()
         openedStore = nil
+        if let d = scratchDirectory {
+            try? FileManager.default.removeItem(atPath: d)
+            scratchDirectory = nil
+        }
     }
 
     /// `PLAN_BUSY_TIMEOUT`: seconds a write waits for another connection's transaction (default 60).
