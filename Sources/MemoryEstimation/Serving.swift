@@ -160,8 +160,7 @@ public enum VLLM {
     ///   probabilities and the scattered result, 1 + 1 + 4 + 4 over the 16 kept) is less.
     public static func samplerBytesPerLogit(rows: Int, sampler: VLLMSampler) -> Int {
         switch sampler {
-        case .flashinfer: return 4 + 4 + 4
-        case .triton: return 4 + 4 + 4
+        case .flashinfer, .triton: return 4 + 4 + 4
         case .pytorch:
             let kept = 4 + 4 + 8
             return rows > 1 && rows < 128 ? kept + 8 + 8 + 4 + 12 : kept + 8 + 12
@@ -171,6 +170,8 @@ public enum VLLM {
     /// public log prints 0.17 GiB for 51 sizes).
     public static let graphBytesPerSize = 3 << 20
     public static let defaultUtilization = 0.9
+    /// What current vLLM samples with (0.34: `VLLM_USE_FLASHINFER_SAMPLER` on by default).
+    public static let defaultSampler = VLLMSampler.flashinfer
     public static let defaultBlockSize = 16
     /// FlashMLA's block size, which vLLM forces for latent attention.
     public static let mlaBlockSize = 64
@@ -200,7 +201,7 @@ public enum VLLM {
         r.maxNumBatchedTokens = s.maxNumBatchedTokens ?? min(d.tokens, r.maxNumSeqs! * r.maxModelLen!)
         r.blockSize = s.blockSize ?? (a.latent != nil ? mlaBlockSize : defaultBlockSize)
         r.gpuMemoryUtilization = s.gpuMemoryUtilization ?? defaultUtilization
-        r.sampler = s.sampler ?? .flashinfer
+        r.sampler = s.sampler ?? defaultSampler
         return r
     }
 

@@ -122,6 +122,16 @@ public enum WeightStorage {
     /// 64 weights + an fp32 constant per 256 blocks = 0.5 + 1/64 + 4/16384 bytes per weight.
     public static let nf4BytesPerWeight = 0.5 + 1.0 / 64 + 4.0 / (64 * 256)
 
+    /// Bytes of one weight of a packed integer or fp8 format, scales aside: 0.5 for int4, 1 for
+    /// int8 and fp8 (nil for the others).
+    public static func packedBytesPerWeight(_ dtype: WeightDType) -> Double? {
+        switch dtype {
+        case .int4: 0.5
+        case .int8, .fp8: 1
+        default: nil
+        }
+    }
+
     /// Bytes for `shard`'s weights stored as `dtype`.
     ///
     /// - fp32/bf16/fp16: every parameter at 4/2/2 bytes.
@@ -138,10 +148,10 @@ public enum WeightStorage {
         case .nf4:
             return Int((Double(shard.linear) * nf4BytesPerWeight).rounded(.up)) + shard.nonLinear * 2
         case .fp8, .int8, .int4:
-            let base: Double = dtype == .int4 ? 0.5 : 1
+            let base = packedBytesPerWeight(dtype)!
             guard let g = groupSize, g > 0 else { return Int((all * base).rounded(.up)) }
-            let zero = dtype == .int4 ? 0.5 : 1
-            let perWeight = base + (2 + zero) / Double(g)
+            // An fp16 scale and a zero point packed at the weight's width per group.
+            let perWeight = base + (2 + base) / Double(g)
             return Int((Double(shard.linear) * perWeight).rounded(.up)) + shard.nonLinear * 2
         }
     }

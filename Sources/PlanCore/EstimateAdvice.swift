@@ -69,7 +69,7 @@ public enum EstimateAdvice {
             a.append(
                 "vLLM V1 memory profiling (gpu_worker.determine_available_memory): KV cache = CUDA total x gpu_memory_utilization - weights "
                     + "- non-torch growth (\(Human.gib(s.nonTorchBytes)), measured in vLLM 0.19's profiles) - the profiling run's peak (one forward of "
-                    + "max_num_batched_tokens, then the \((s.sampler ?? .flashinfer).rawValue) sampler on min(max_num_batched_tokens, max_num_seqs) rows of "
+                    + "max_num_batched_tokens, then the \((s.sampler ?? VLLM.defaultSampler).rawValue) sampler on min(max_num_batched_tokens, max_num_seqs) rows of "
                     + "logits; --vllm-sampler pytorch for installs whose log says \"Falling back to the PyTorch-native implementation\") - CUDA graphs "
                     + "(the largest captured batch plus 3 MiB per captured size; 0 with --enforce-eager)")
             if !s.totalMeasured {

@@ -95,8 +95,9 @@ public enum Speed {
             // nothing for embeddings and the output head): with `--dtype fp8/int8/int4` and no layout of
             // its own, what the packed convention counts at that width stays 16-bit.
             var unquantized = 0
-            if quantization == nil && options.quantGroupSize == nil && options.checkpointWeightBytes == nil && [.fp8, .int8, .int4].contains(w.dtype) {
-                let width = w.dtype == .int4 ? 0.5 : 1
+            if quantization == nil && options.quantGroupSize == nil && options.checkpointWeightBytes == nil,
+                let width = WeightStorage.packedBytesPerWeight(w.dtype)
+            {
                 unquantized = Int((Double(ParamShard(a, tp: split.tp, pp: split.pp).nonLinear) * (2 - width)).rounded(.up))
             }
             return VLLM.estimate(
@@ -156,6 +157,7 @@ public enum Speed {
         var hi = target.users
         guard let fastest = speed(hi), fastest.decodeTokensPerSecondPerSequence >= target.tokensPerSecond else { return nil }
         if let t = target.ttft, fastest.timeToFirstToken > t { return nil }
+        // `best` is always the speed at `hi`: `hi` moves only where the speed was just computed.
         var best = fastest
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -166,7 +168,6 @@ public enum Speed {
                 lo = mid + 1
             }
         }
-        if hi != target.users, let s = speed(hi) { best = s }
         return (hi, best)
     }
 

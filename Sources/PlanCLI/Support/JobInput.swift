@@ -18,15 +18,19 @@ extension JobRequest {
         "strategy", "tp", "pp", "gpu_memory_utilization",
     ] + speedColumns.map(\.column)
 
+    /// How a serving column becomes a flag: its value as given, a named choice (matched in any case,
+    /// as the other columns' choices are), or a true/false switch.
+    enum SpeedColumn { case value, choice, flag }
+
     /// The serving columns: `plan job add`'s engine and traffic flags, read through `SpeedOptions` so a
     /// row is checked exactly as the flags are.
-    static let speedColumns: [(column: String, flag: String, isFlag: Bool)] = [
-        ("engine", "--engine", false), ("max_model_len", "--max-model-len", false),
-        ("max_num_batched_tokens", "--max-num-batched-tokens", false), ("max_num_seqs", "--max-num-seqs", false),
-        ("block_size", "--block-size", false), ("enforce_eager", "--enforce-eager", true),
-        ("vllm_sampler", "--vllm-sampler", false), ("mem_efficiency", "--mem-efficiency", false),
-        ("prefill_mfu", "--prefill-mfu", false), ("network_efficiency", "--network-efficiency", false), ("users", "--users", false),
-        ("context", "--context", false), ("tokens_per_s", "--tokens-per-s", false), ("ttft", "--ttft", false),
+    static let speedColumns: [(column: String, flag: String, kind: SpeedColumn)] = [
+        ("engine", "--engine", .choice), ("max_model_len", "--max-model-len", .value),
+        ("max_num_batched_tokens", "--max-num-batched-tokens", .value), ("max_num_seqs", "--max-num-seqs", .value),
+        ("block_size", "--block-size", .value), ("enforce_eager", "--enforce-eager", .flag),
+        ("vllm_sampler", "--vllm-sampler", .choice), ("mem_efficiency", "--mem-efficiency", .value),
+        ("prefill_mfu", "--prefill-mfu", .value), ("network_efficiency", "--network-efficiency", .value), ("users", "--users", .value),
+        ("context", "--context", .value), ("tokens_per_s", "--tokens-per-s", .value), ("ttft", "--ttft", .value),
     ]
 
     /// Parses one import row; `where_` names it in errors ("jobs.csv line 4").
@@ -43,11 +47,8 @@ extension JobRequest {
         }
         func flag(_ col: String) throws -> Bool {
             guard let s = v[col] else { return false }
-            switch s.lowercased().trimmingCharacters(in: .whitespaces) {
-            case "1", "true", "yes": return true
-            case "0", "false", "no", "": return false
-            default: throw fail(col, s, "true or false")
-            }
+            guard let b = Self.truth(s) else { throw fail(col, s, "true or false") }
+            return b
         }
         func choice<T: RawRepresentable & CaseIterable>(_ col: String, _: T.Type) throws -> T? where T.RawValue == String {
             guard let s = v[col] else { return nil }
@@ -109,15 +110,14 @@ extension JobRequest {
             guard let raw = v[c.column] else { continue }
             let s = raw.trimmingCharacters(in: .whitespaces)
             if s.isEmpty { continue }
-            if c.isFlag {
-                switch s.lowercased() {
-                case "1", "true", "yes": args.append(c.flag)
-                case "0", "false", "no": break
-                default: throw PlanError("\(where_): invalid \(c.column) '\(raw)'; expected true or false; nothing was imported")
+            switch c.kind {
+            case .value: args += [c.flag, s]
+            case .choice: args += [c.flag, s.lowercased()]
+            case .flag:
+                guard let on = truth(s) else {
+                    throw PlanError("\(where_): invalid \(c.column) '\(raw)'; expected true or false; nothing was imported")
                 }
-            } else {
-                // Named choices are matched as the other columns' are, in any case.
-                args += [c.flag, ["engine", "vllm_sampler"].contains(c.column) ? s.lowercased() : s]
+                if on { args.append(c.flag) }
             }
         }
         if args.isEmpty { return nil }
@@ -129,6 +129,15 @@ extension JobRequest {
             var message = SpeedOptions.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid serving columns"
             if message.hasSuffix(".") { message.removeLast() }
             throw PlanError("\(where_): \(message); nothing was imported", exitCode: 64)
+        }
+    }
+
+    /// A true/false cell: 1, true, yes or 0, false, no, or empty (false), in any case; nil otherwise.
+    static func truth(_ s: String) -> Bool? {
+        switch s.lowercased().trimmingCharacters(in: .whitespaces) {
+        case "1", "true", "yes": true
+        case "0", "false", "no", "": false
+        default: nil
         }
     }
 
